@@ -1,0 +1,91 @@
+"""Comment templates: Jinja2 rendered in a sandbox, from the policy, files beside it, or built-in defaults.
+
+Undefined variables are errors, never empty strings, so a typo in a template cannot reach a customer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from jsm_bridge.secrets import redact
+
+# Variables every template may use, and the extra ones each kind of comment adds.
+COMMON_VARIABLES = frozenset({"ticket", "policy", "rule", "clocks", "reason", "now"})
+EXTRA_VARIABLES = frozenset(
+    {"problems", "to", "mentions", "point", "clock", "clock_name", "close_at", "waited", "credit", "findings"}
+)
+KNOWN_VARIABLES = COMMON_VARIABLES | EXTRA_VARIABLES
+
+
+class TemplateError(ValueError):
+    """A template that cannot be compiled or rendered; the message names the template."""
+
+
+def format_when(value: Any) -> str:
+    """An instant for people, in its own zone: `Tue 24 Nov 2026 09:00 GMT`."""
+    if isinstance(value, datetime):
+        return value.strftime("%a %d %b %Y %H:%M %Z").strip()
+    return str(value)
+
+
+def format_mention(person: Any) -> str:
+    """A mention in wiki markup; the gateway turns it into Cloud's `[~accountid:...]` form where needed."""
+    return f"[~{person}]"
+
+
+def make_environment() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False, trim_blocks=True
+    )
+    env.filters["when"] = format_when
+    env.filters["mention"] = format_mention
+    env.filters["redact"] = redact
+    return env
+
+
+def builtin_templates() -> dict[str, str]:
+    """The default templates shipped with jsm-bridge, by name."""
+    folder = resources.files("jsm_bridge.policy") / "templates"
+    return {
+        entry.name.removesuffix(".j2"): entry.read_text(encoding="utf-8")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".j2")
+    }
+
+
+class TemplateSet:
+    """Named templates compiled once; policy templates override the built-in ones of the same name."""
+
+    def __init__(self, sources: Mapping[str, str], include_builtins: bool = True) -> None:
+        self.environment = make_environment()
+        merged = dict(builtin_templates()) if include_builtins else {}
+        merged.update(sources)
+        self.sources = merged
+        self._compiled: dict[str, jinja2.Template] = {}
+        for name, source in merged.items():
+            try:
+                self._compiled[name] = self.environment.from_string(source)
+            except jinja2.TemplateSyntaxError as exc:
+                raise TemplateError(f"template {name!r}, line {exc.lineno}: {exc.message}") from exc
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._compiled
+
+    def names(self) -> list[str]:
+        return sorted(self._compiled)
+
+    def render(self, name: str, context: Mapping[str, Any]) -> str:
+        template = self._compiled.get(name)
+        if template is None:
+            raise TemplateError(f"no template named {name!r}; known: {', '.join(self.names())}")
+        try:
+            return template.render(**context).strip()
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(f"template {name!r}: {exc.message}") from exc
+        except jinja2.exceptions.SecurityError as exc:
+            raise TemplateError(f"template {name!r} tried something unsafe: {exc}") from exc
