@@ -124,7 +124,7 @@ def _tier(action: MoveToTier, gateway: Gateway, policy: Policy) -> None:
 def tier_effects(action: MoveToTier, tier: TierDef) -> tuple[Action, ...]:
     """What moving into `tier` means in Jira, when the action does not carry its effects: fields, labels,
     assignee, then the transition (last, so the fields are set when the workflow looks at them)."""
-    common = {
+    common: dict[str, Any] = {
         "key": action.key,
         "ticket": action.ticket,
         "rule": action.rule,
