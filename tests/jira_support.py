@@ -53,5 +53,7 @@ def make_gateway(flavor: Flavor | None = CLOUD, **overrides: Any) -> tuple[JiraG
         "read_attempts": 3,
     }
     settings.update(overrides)
-    gateway = JiraGateway(JiraConfig(**settings), session=requests.Session(), clock=fake.clock, sleep=fake.sleep)
+    gateway = JiraGateway(
+        JiraConfig(**settings), session=requests.Session(), clock=fake.clock, sleep=fake.sleep
+    )
     return gateway, fake

@@ -13,7 +13,7 @@ from responses import matchers
 from jsm_bridge.jira.config import CLOUD, DATA_CENTER
 from jsm_bridge.jira.errors import FieldNotFound, TransitionNotAvailable
 from jsm_bridge.policy import load_policy
-from tests.jira_support import CLOUD_URL, DC_URL, TOKEN, fixture, make_gateway, url
+from tests.jira_support import CLOUD_URL, TOKEN, fixture, make_gateway, url
 
 POLICY = Path(__file__).parent / "policies" / "full.yaml"
 
@@ -86,7 +86,12 @@ def test_cloud_search_follows_next_page_token_until_the_last_page(http):
     gateway, _ = make_gateway(CLOUD)
     endpoint = url(CLOUD, "rest/api/2/search/jql")
     pages = [
-        ({"jql": "project = CB", "fields": "status,priority", "maxResults": "2"}, ["CB-1", "CB-2"], "t1", False),
+        (
+            {"jql": "project = CB", "fields": "status,priority", "maxResults": "2"},
+            ["CB-1", "CB-2"],
+            "t1",
+            False,
+        ),
         ({"nextPageToken": "t1"}, ["CB-3", "CB-4"], "t2", False),
         ({"nextPageToken": "t2"}, ["CB-5"], None, True),
     ]
@@ -105,11 +110,18 @@ def test_data_center_search_pages_with_start_at_until_total(http):
     gateway, _ = make_gateway(DATA_CENTER)
     endpoint = url(DATA_CENTER, "rest/api/2/search")
     for start, keys in ((0, ["CB-1", "CB-2"]), (2, ["CB-3", "CB-4"]), (4, ["CB-5"])):
-        page = {"startAt": start, "maxResults": 2, "total": 5, "issues": [{"key": k, "fields": {}} for k in keys]}
+        page = {
+            "startAt": start,
+            "maxResults": 2,
+            "total": 5,
+            "issues": [{"key": k, "fields": {}} for k in keys],
+        }
         http.get(
             endpoint,
             json=page,
-            match=[matchers.query_param_matcher({"startAt": str(start), "maxResults": "2"}, strict_match=False)],
+            match=[
+                matchers.query_param_matcher({"startAt": str(start), "maxResults": "2"}, strict_match=False)
+            ],
         )
     assert list(gateway.search_keys("project = CB", page_size=2)) == ["CB-1", "CB-2", "CB-3", "CB-4", "CB-5"]
     assert len(http.calls) == 3
@@ -138,8 +150,16 @@ def _serve_cloud_issue(http) -> None:
         match=[matchers.query_param_matcher({"expand": "names"}, strict_match=False)],
     )
     changelog = url(CLOUD, "rest/api/2/issue/CB-1/changelog")
-    http.get(changelog, json=fixture("cloud_changelog_page1.json"), match=[matchers.query_param_matcher({"startAt": "0"}, strict_match=False)])
-    http.get(changelog, json=fixture("cloud_changelog_page2.json"), match=[matchers.query_param_matcher({"startAt": "2"}, strict_match=False)])
+    http.get(
+        changelog,
+        json=fixture("cloud_changelog_page1.json"),
+        match=[matchers.query_param_matcher({"startAt": "0"}, strict_match=False)],
+    )
+    http.get(
+        changelog,
+        json=fixture("cloud_changelog_page2.json"),
+        match=[matchers.query_param_matcher({"startAt": "2"}, strict_match=False)],
+    )
     http.get(
         url(CLOUD, "rest/api/2/issue/CB-1/comment"),
         json=fixture("cloud_comments.json"),
@@ -254,7 +274,9 @@ def test_transitions_are_cached_per_workflow_and_status(http):
     _serve_transitions(http)
     gateway.transition("CB-1", "Escalate")
     gateway.transition("CB-1", "Start progress")
-    transition_reads = [c for c in http.calls if c.request.method == "GET" and "/transitions" in c.request.url]
+    transition_reads = [
+        c for c in http.calls if c.request.method == "GET" and "/transitions" in c.request.url
+    ]
     assert len(transition_reads) == 1
 
 
@@ -347,14 +369,20 @@ def test_assign_uses_account_id_on_cloud_and_name_on_data_center(http, flavor, u
 def test_an_internal_comment_on_a_request_goes_through_the_service_desk_api(http):
     gateway, _ = make_gateway(CLOUD)
     http.get(url(CLOUD, "rest/servicedeskapi/request/CB-1"), json={"issueKey": "CB-1"})
-    http.post(url(CLOUD, "rest/servicedeskapi/request/CB-1/comment"), status=201, json={"id": "30010", "public": False})
+    http.post(
+        url(CLOUD, "rest/servicedeskapi/request/CB-1/comment"),
+        status=201,
+        json={"id": "30010", "public": False},
+    )
     assert gateway.add_comment("CB-1", "Escalating to Development.", public=False) == "30010"
     assert body_of(http.calls[-1]) == {"body": "Escalating to Development.", "public": False}
 
 
 def test_a_comment_on_an_issue_that_is_no_request_uses_the_platform_api_with_the_internal_property(http):
     gateway, _ = make_gateway(DATA_CENTER)
-    http.get(url(DATA_CENTER, "rest/servicedeskapi/request/OPS-3"), status=404, json={"errorMessage": "No request"})
+    http.get(
+        url(DATA_CENTER, "rest/servicedeskapi/request/OPS-3"), status=404, json={"errorMessage": "No request"}
+    )
     http.post(url(DATA_CENTER, "rest/api/2/issue/OPS-3/comment"), status=201, json={"id": "777"})
     assert gateway.add_comment("OPS-3", "Internal note", public=False) == "777"
     assert body_of(http.calls[-1]) == {
@@ -383,8 +411,11 @@ def test_mentions_are_written_as_names_on_data_center():
 
 def test_a_missing_property_reads_as_none(http):
     gateway, _ = make_gateway(CLOUD)
-    http.get(url(CLOUD, "rest/api/2/issue/CB-1/properties/jsm-bridge.actions"), status=404,
-             json={"errorMessages": ["The property with key 'jsm-bridge.actions' does not exist."], "errors": {}})
+    http.get(
+        url(CLOUD, "rest/api/2/issue/CB-1/properties/jsm-bridge.actions"),
+        status=404,
+        json={"errorMessages": ["The property with key 'jsm-bridge.actions' does not exist."], "errors": {}},
+    )
     assert gateway.get_property("CB-1", "jsm-bridge.actions") is None
     assert gateway.done_keys("CB-1") == frozenset()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import logging
 import math
+import random
 import re
 import threading
 import time
@@ -17,7 +18,7 @@ from urllib.parse import quote
 
 import requests
 from atlassian import Jira, ServiceDesk
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from jsm_bridge.clock import Clock, SystemClock
 from jsm_bridge.jira import paths
@@ -558,12 +559,10 @@ class JiraGateway:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, JiraError) and error.retry_after is not None:
             return 0.0  # the site budget holds the next attempt until Retry-After has passed
-        backoff = wait_exponential_jitter(
-            initial=self.config.backoff_initial,
-            max=self.config.backoff_max,
-            jitter=self.config.backoff_initial,
-        )
-        return float(backoff(state))
+        # Exponential backoff with jitter, so that workers retrying together spread out.
+        initial = self.config.backoff_initial
+        backoff = min(self.config.backoff_max, initial * 2 ** (state.attempt_number - 1))
+        return backoff + random.uniform(0, initial)
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
