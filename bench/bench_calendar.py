@@ -25,7 +25,7 @@ LONDON = ZoneInfo("Europe/London")
 
 
 def random_starts(count: int) -> list[datetime]:
-    """Starts over 2026-2028 to the second, a quarter of them on the hour to hit opening and closing exactly."""
+    """Starts over 2026-2028 to the second; a quarter on the hour, to hit opening and closing exactly."""
     rng = random.Random(SEED)
     first = datetime(2026, 1, 1, tzinfo=UTC)
     seconds = int((datetime(2029, 1, 1, tzinfo=UTC) - first).total_seconds())
@@ -59,14 +59,21 @@ def mismatches(ours: Sequence[object], theirs: Sequence[object]) -> int:
 def main() -> None:
     office = calendar_from_config(
         "office",
-        {"timezone": "Europe/London", "week": {"mon-fri": "08:00-17:00"},
-         "holidays": {"country": "GB", "subdivision": "ENG"}},
+        {
+            "timezone": "Europe/London",
+            "week": {"mon-fri": "08:00-17:00"},
+            "holidays": {"country": "GB", "subdivision": "ENG"},
+        },
     )
     london = pytz.timezone("Europe/London")
-    rules = businesstimedelta.Rules([
-        businesstimedelta.WorkDayRule(start_time=time(8), end_time=time(17), working_days=[0, 1, 2, 3, 4], tz=london),
-        businesstimedelta.HolidayRule(holidays.country_holidays("GB", subdiv="ENG"), tz=london),
-    ])
+    rules = businesstimedelta.Rules(
+        [
+            businesstimedelta.WorkDayRule(
+                start_time=time(8), end_time=time(17), working_days=[0, 1, 2, 3, 4], tz=london
+            ),
+            businesstimedelta.HolidayRule(holidays.country_holidays("GB", subdiv="ENG"), tz=london),
+        ]
+    )
     span = businesstimedelta.BusinessTimeDelta(rules, hours=int(SPAN.total_seconds()) // 3600)
     starts = random_starts(CASES)
 
@@ -74,7 +81,7 @@ def main() -> None:
     ends = [office.add(start, SPAN) for start in starts]
     cold = clock.perf_counter() - began
     pairs = list(zip(starts, ends, strict=True))
-    # businesstimedelta is timed once, on the very pass whose answers are checked (it takes milliseconds per call).
+    # businesstimedelta is timed once, on the pass whose answers are checked: it takes milliseconds per call.
     began = clock.perf_counter()
     their_ends = [start + span for start in starts]
     theirs_add = (clock.perf_counter() - began) / CASES
@@ -83,7 +90,10 @@ def main() -> None:
     theirs_between = (clock.perf_counter() - began) / CASES
     our_between = [office.between(start, end) for start, end in zip(starts, ends, strict=True)]
 
-    print(f"{CASES} random starts over 2026-2028, spans of 15 working days, Europe/London Mon-Fri 08:00-17:00, GB-ENG")
+    print(
+        f"{CASES} random starts over 2026-2028, spans of 15 working days, "
+        "Europe/London Mon-Fri 08:00-17:00, GB-ENG"
+    )
     print(f"machine: {os.cpu_count()} cores")
     print(f"add mismatches:     {mismatches(ends, their_ends)}")
     print(f"between mismatches: {mismatches(our_between, their_between)}")
@@ -94,7 +104,10 @@ def main() -> None:
     print()
     print(f"{'':10}{'jsm-bridge':>14}{'businesstimedelta':>20}{'speed-up':>10}")
     print(f"{'add':10}{micro(ours_add):>14}{micro(theirs_add):>20}{theirs_add / ours_add:>9.0f}x")
-    print(f"{'between':10}{micro(ours_between):>14}{micro(theirs_between):>20}{theirs_between / ours_between:>9.0f}x")
+    print(
+        f"{'between':10}{micro(ours_between):>14}{micro(theirs_between):>20}"
+        f"{theirs_between / ours_between:>9.0f}x"
+    )
     print(f"first {CASES} adds, building the year indexes: {cold * 1e3:.1f} ms in all")
 
     long_ends = [office.add(start, LONG_SPAN) for start in starts]
@@ -103,9 +116,11 @@ def main() -> None:
     long_between = per_op(lambda: [office.between(start, end) for start, end in long_pairs], CASES, 5)
     wrong = sum(1 for start, end in long_pairs if office.between(start, end) != LONG_SPAN)
     print()
-    print(f"five-year spans ({LONG_SPAN.total_seconds() / 3600:.0f} working hours, ends up to "
-          f"{max(long_ends).year}): add {micro(long_add).strip()}, between {micro(long_between).strip()}, "
-          f"round-trip errors {wrong}")
+    print(
+        f"five-year spans ({LONG_SPAN.total_seconds() / 3600:.0f} working hours, ends up to "
+        f"{max(long_ends).year}): add {micro(long_add).strip()}, between {micro(long_between).strip()}, "
+        f"round-trip errors {wrong}"
+    )
 
 
 if __name__ == "__main__":

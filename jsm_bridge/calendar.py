@@ -43,7 +43,9 @@ _MAX_YEAR = 9998
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_NUMBERS = {name: number for number, name in enumerate(_DAY_NAMES)} | {
     full: number
-    for number, full in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
+    for number, full in enumerate(
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    )
 }
 _DAYS_HINT = "write mon, tue, wed, thu, fri, sat or sun, a range such as mon-fri, or a list such as sat,sun"
 _HOURS_HINT = 'write "HH:MM-HH:MM" (24:00 may end a day), several separated by commas, or "closed"'
@@ -64,7 +66,7 @@ class CalendarError(ValueError):
 
 
 class _FrozenMap(Mapping[_K, _V]):
-    """An immutable, hashable mapping, so a frozen calendar can hold its week and special days and be hashed."""
+    """An immutable, hashable mapping, so a frozen calendar can hold its week and special days."""
 
     __slots__ = ("_data", "_hash")
 
@@ -116,7 +118,7 @@ class _YearIndex:
         return self.cum_start[i] + (t - start if t > start else 0)
 
     def instant_after(self, worked: int) -> int:
-        """The instant when `worked` (0 < worked <= total) microseconds of this year's working time have passed."""
+        """The instant when `worked` (0 < worked <= total) microseconds of the year's work have passed."""
         j = bisect_left(self.cum_end, worked)
         return self.starts[j] + worked - self.cum_start[j]
 
@@ -192,7 +194,8 @@ class BusinessCalendar:
         for special, hours in self.extra_days.items():
             if not isinstance(special, date) or isinstance(special, datetime):
                 raise CalendarError(
-                    f"{where}: special day {special!r} is not a date; write it as YYYY-MM-DD", ("holidays", "dates")
+                    f"{where}: special day {special!r} is not a date; write it as YYYY-MM-DD",
+                    ("holidays", "dates"),
                 )
             text = special.isoformat()
             extra[special] = _checked_hours(f"{where}: {text}", hours, ("holidays", "dates", text))
@@ -298,8 +301,11 @@ class BusinessCalendar:
         if self.extra_days:
             closed = sum(1 for hours in self.extra_days.values() if not hours)
             partial = len(self.extra_days) - closed
-            parts = [f"{count} {kind} day{'s' if count != 1 else ''}"
-                     for count, kind in ((closed, "closed"), (partial, "special")) if count]
+            parts = [
+                f"{count} {kind} day{'s' if count != 1 else ''}"
+                for count, kind in ((closed, "closed"), (partial, "special"))
+                if count
+            ]
             text += ", " + " and ".join(parts)
         return text
 
@@ -319,7 +325,9 @@ class BusinessCalendar:
         """The index of the local year that holds instant t."""
         day = t // _DAY_US + _EPOCH_ORDINAL
         if not 1 <= day <= date.max.toordinal():
-            raise CalendarError(f"calendar {self.name!r}: instant is outside the years {_MIN_YEAR}-{_MAX_YEAR}")
+            raise CalendarError(
+                f"calendar {self.name!r}: instant is outside the years {_MIN_YEAR}-{_MAX_YEAR}"
+            )
         index = self._index(date.fromordinal(day).year)
         # The UTC year and the local year differ only within a day of New Year.
         if t < index.begin:
@@ -382,7 +390,7 @@ class BusinessCalendar:
 
 
 def always(name: str = "always") -> BusinessCalendar:
-    """A calendar where every instant is working time (UTC, no holidays): add and between are plain arithmetic."""
+    """A calendar where every instant is working time (UTC, no holidays): add and between are arithmetic."""
     return BusinessCalendar(name=name, timezone="UTC", week={day: _FULL_DAY for day in range(7)})
 
 
@@ -393,7 +401,8 @@ def calendar_from_config(name: str, config: object) -> BusinessCalendar:
         week: {mon-fri: "08:00-17:00", sat: "09:00-12:00"}
         holidays: {country: GB, subdivision: ENG, dates: {2026-12-24: "09:00-12:00", 2026-12-29: closed}}
 
-    `holidays.dates` may also be a list of dates, each closed all day. Raises CalendarError naming the bad part.
+    `holidays.dates` may also be a list of dates, each closed all day.
+    Raises CalendarError naming the bad part.
     """
     where = f"calendar {name!r}"
     if isinstance(config, str):
@@ -444,8 +453,9 @@ def calendar_from_config(name: str, config: object) -> BusinessCalendar:
 # Config parsing
 
 
-def _refuse_unknown_keys(where: str, config: Mapping[object, object], known: tuple[str, ...],
-                         path: tuple[str, ...]) -> None:
+def _refuse_unknown_keys(
+    where: str, config: Mapping[object, object], known: tuple[str, ...], path: tuple[str, ...]
+) -> None:
     unknown = [key for key in config if key not in known]
     if unknown:
         prefix = ".".join(path) + "." if path else ""
@@ -511,7 +521,9 @@ def _parse_days(where: str, key: str) -> list[int]:
             first, last = _DAY_NUMBERS[ends[0]], _DAY_NUMBERS[ends[1]]
             days.extend((first + step) % 7 for step in range((last - first) % 7 + 1))
         else:
-            raise CalendarError(f"{where}: week key {key!r} is not a day or range; {_DAYS_HINT}", ("week", key))
+            raise CalendarError(
+                f"{where}: week key {key!r} is not a day or range; {_DAYS_HINT}", ("week", key)
+            )
     duplicates = sorted({day for day in days if days.count(day) > 1})
     if duplicates:
         raise CalendarError(
@@ -552,7 +564,9 @@ def _parse_hours(where: str, value: object, path: tuple[str, ...]) -> Hours:
     return _checked_hours(where, tuple(intervals), path)
 
 
-def _parse_clock(where: str, text: str, hour: int, minute: int, path: tuple[str, ...], *, is_end: bool) -> time:
+def _parse_clock(
+    where: str, text: str, hour: int, minute: int, path: tuple[str, ...], *, is_end: bool
+) -> time:
     if is_end and hour == 24 and minute == 0:
         return _MIDNIGHT
     if hour > 23 or minute > 59:
@@ -571,7 +585,8 @@ def _parse_dates(where: str, config: object) -> dict[date, Hours]:
         entries = [(day, "closed") for day in config]
     else:
         raise CalendarError(
-            f"{where}: holidays.dates must map dates to hours (2026-12-24: \"09:00-12:00\", 2026-12-29: closed) "
+            f'{where}: holidays.dates must map dates to hours (2026-12-24: "09:00-12:00", '
+            "2026-12-29: closed) "
             f"or list closed dates ([2026-12-29, 2026-12-30]); got {type(config).__name__}",
             ("holidays", "dates"),
         )
@@ -580,7 +595,9 @@ def _parse_dates(where: str, config: object) -> dict[date, Hours]:
         day = _parse_date(where, key)
         path = ("holidays", "dates", day.isoformat())
         if day in days:
-            raise CalendarError(f"{where}: holidays.dates names {day.isoformat()} twice; name each date once", path)
+            raise CalendarError(
+                f"{where}: holidays.dates names {day.isoformat()} twice; name each date once", path
+            )
         days[day] = _parse_hours(f"{where}: holidays.dates.{day.isoformat()}", value, path)
     return days
 
@@ -620,7 +637,7 @@ def _checked_hours(where: str, hours: object, path: tuple[str, ...]) -> Hours:
         if end_us <= start_us:
             raise CalendarError(
                 f"{where}: interval {label} ends before it starts; working hours run forward within a day "
-                "(an overnight shift is split: \"22:00-24:00\" on one day and \"00:00-06:00\" on the next)",
+                '(an overnight shift is split: "22:00-24:00" on one day and "00:00-06:00" on the next)',
                 path,
             )
         if start_us < previous_end:
@@ -634,11 +651,14 @@ def _checked_hours(where: str, hours: object, path: tuple[str, ...]) -> Hours:
     return tuple(checked)
 
 
-def _checked_holiday_region(where: str, country: str | None, subdivision: str | None) -> tuple[str | None, str | None]:
+def _checked_holiday_region(
+    where: str, country: str | None, subdivision: str | None
+) -> tuple[str | None, str | None]:
     if country is None:
         if subdivision is not None:
             raise CalendarError(
-                f"{where}: holiday subdivision {subdivision!r} needs a country; add holidays.country, e.g. GB",
+                f"{where}: holiday subdivision {subdivision!r} needs a country; "
+                "add holidays.country, e.g. GB",
                 ("holidays", "subdivision"),
             )
         return None, None
@@ -646,8 +666,8 @@ def _checked_holiday_region(where: str, country: str | None, subdivision: str | 
     code = country.strip().upper()
     if code not in supported:
         raise CalendarError(
-            f"{where}: unknown holiday country {country!r}; write an ISO 3166-1 country code that the holidays "
-            "package supports, such as GB, US, DE or FR",
+            f"{where}: unknown holiday country {country!r}; write an ISO 3166-1 country code "
+            "that the holidays package supports, such as GB, US, DE or FR",
             ("holidays", "country"),
         )
     if subdivision is None:
@@ -662,11 +682,13 @@ def _checked_holiday_region(where: str, country: str | None, subdivision: str | 
         elif len(valid) <= _LONGEST_LISTED:
             hint = f"write one of {', '.join(valid)}"
         else:
-            hint = f"write one of the {len(valid)} codes the holidays package lists for {code}, e.g. " + ", ".join(
-                valid[:5]
+            hint = (
+                f"write one of the {len(valid)} codes the holidays package lists for {code}, e.g. "
+                + ", ".join(valid[:5])
             )
         raise CalendarError(
-            f"{where}: unknown holiday subdivision {subdivision!r} for {code}; {hint}", ("holidays", "subdivision")
+            f"{where}: unknown holiday subdivision {subdivision!r} for {code}; {hint}",
+            ("holidays", "subdivision"),
         ) from None
     return code, subdivision
 
@@ -713,10 +735,11 @@ def _td_us(delta: timedelta) -> int:
 
 
 def _wall_to_utc(zone: ZoneInfo, wall: int) -> int:
-    """The instant (UTC microseconds) when clocks in `zone` first read `wall` (local microseconds since epoch).
+    """The first instant (UTC microseconds) at which clocks in `zone` read `wall`.
 
-    Repeated readings (fall-back) take the first (fold=0); a reading skipped by a spring-forward gap
-    maps to the moment the clocks jump, the first instant reading later than it.
+    `wall` is a local clock reading in microseconds since 1970-01-01 00:00. A reading that occurs twice
+    (fall-back) means the first (fold=0); a reading skipped by a spring-forward gap means the moment the
+    clocks jump, the first instant that reads later than it.
     """
     naive = datetime(1970, 1, 1) + timedelta(microseconds=wall)
     before = naive.replace(tzinfo=zone).utcoffset()
@@ -765,7 +788,9 @@ def _clock_text(moment: time, *, is_end: bool) -> str:
 
 
 def _describe_hours(hours: Hours) -> str:
-    return ", ".join(f"{_clock_text(start, is_end=False)}-{_clock_text(end, is_end=True)}" for start, end in hours)
+    return ", ".join(
+        f"{_clock_text(start, is_end=False)}-{_clock_text(end, is_end=True)}" for start, end in hours
+    )
 
 
 def _describe_days(days: list[int]) -> str:
@@ -775,5 +800,8 @@ def _describe_days(days: list[int]) -> str:
             runs[-1].append(day)
         else:
             runs.append([day])
-    names = [_DAY_NAMES[run[0]].title() + (f"-{_DAY_NAMES[run[-1]].title()}" if len(run) > 1 else "") for run in runs]
+    names = [
+        _DAY_NAMES[run[0]].title() + (f"-{_DAY_NAMES[run[-1]].title()}" if len(run) > 1 else "")
+        for run in runs
+    ]
     return ",".join(names)

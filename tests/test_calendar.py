@@ -1,5 +1,5 @@
 """Specification of business-hours calendars: working time, special days, DST, 24x7 and the policy-file form.
-Each test states one behaviour; properties and the comparison with a brute-force model are in test_calendar_properties.
+One behaviour per test; properties and the brute-force model comparison live in test_calendar_properties.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def new_york(*args: int) -> datetime:
 
 
 def full_days(zone: str, **kwargs: object) -> BusinessCalendar:
-    return BusinessCalendar("full", zone, {day: ((time(0), time(0)),) for day in range(7)}, **kwargs)  # type: ignore[arg-type]
+    week = {day: ((time(0), time(0)),) for day in range(7)}
+    return BusinessCalendar("full", zone, week, **kwargs)  # type: ignore[arg-type]
 
 
 # add
@@ -187,7 +188,9 @@ def test_date_instead_of_datetime_is_refused() -> None:
 
 
 def test_partial_special_day_counts_only_its_hours() -> None:
-    calendar = office(holidays={"country": "GB", "subdivision": "ENG", "dates": {"2026-12-24": "09:00-12:00"}})
+    calendar = office(
+        holidays={"country": "GB", "subdivision": "ENG", "dates": {"2026-12-24": "09:00-12:00"}}
+    )
     assert calendar.between(london(2026, 12, 24), london(2026, 12, 25)) == 3 * H
     assert calendar.add(london(2026, 12, 24, 8), 3 * H) == london(2026, 12, 24, 12)
 
@@ -198,7 +201,9 @@ def test_closed_special_day_overrides_the_week() -> None:
 
 
 def test_special_day_hours_override_a_country_holiday() -> None:
-    calendar = office(holidays={"country": "GB", "subdivision": "ENG", "dates": {"2026-12-28": "10:00-12:00"}})
+    calendar = office(
+        holidays={"country": "GB", "subdivision": "ENG", "dates": {"2026-12-28": "10:00-12:00"}}
+    )
     assert calendar.between(london(2026, 12, 28), london(2026, 12, 29)) == 2 * H
 
 
@@ -260,7 +265,9 @@ def test_new_year_in_tokyo_is_found_from_a_utc_instant_on_the_previous_day() -> 
 
 
 def test_new_year_in_pago_pago_is_found_from_a_utc_instant_on_the_next_day() -> None:
-    calendar = BusinessCalendar("samoa", "Pacific/Pago_Pago", {day: ((time(12), time(0)),) for day in range(7)})
+    calendar = BusinessCalendar(
+        "samoa", "Pacific/Pago_Pago", {day: ((time(12), time(0)),) for day in range(7)}
+    )
     # 2027-01-01 10:30 UTC is 2026-12-31 23:30 in Pago Pago (UTC-11).
     at = datetime(2027, 1, 1, 10, 30, tzinfo=UTC)
     assert calendar.is_working(at)
@@ -338,14 +345,24 @@ def test_describe_office() -> None:
 
 
 def test_describe_groups_days_with_the_same_hours() -> None:
-    calendar = office(week={"mon,wed": "08:00-12:00, 13:00-17:00", "tue,thu-fri": "09:00-17:00", "sat": "10:00-24:00"},
-                      holidays=None)
-    assert calendar.describe() == "Mon,Wed 08:00-12:00, 13:00-17:00; Tue,Thu-Fri 09:00-17:00; Sat 10:00-24:00 Europe/London"
+    calendar = office(
+        week={"mon,wed": "08:00-12:00, 13:00-17:00", "tue,thu-fri": "09:00-17:00", "sat": "10:00-24:00"},
+        holidays=None,
+    )
+    assert (
+        calendar.describe()
+        == "Mon,Wed 08:00-12:00, 13:00-17:00; Tue,Thu-Fri 09:00-17:00; Sat 10:00-24:00 Europe/London"
+    )
 
 
 def test_describe_counts_special_days() -> None:
-    calendar = office(holidays={"country": "GB", "dates": {"2026-12-24": "09:00-12:00", "2026-12-29": "closed"}})
-    assert calendar.describe() == "Mon-Fri 08:00-17:00 Europe/London, holidays GB, 1 closed day and 1 special day"
+    calendar = office(
+        holidays={"country": "GB", "dates": {"2026-12-24": "09:00-12:00", "2026-12-29": "closed"}}
+    )
+    assert (
+        calendar.describe()
+        == "Mon-Fri 08:00-17:00 Europe/London, holidays GB, 1 closed day and 1 special day"
+    )
 
 
 def test_describe_24x7() -> None:
@@ -367,8 +384,11 @@ def test_equal_configs_give_equal_hashable_calendars() -> None:
 
 def test_calendar_built_directly_equals_the_parsed_one() -> None:
     direct = BusinessCalendar(
-        "office", "Europe/London", {day: ((time(8), time(17)),) for day in range(5)},
-        holiday_country="GB", holiday_subdivision="ENG",
+        "office",
+        "Europe/London",
+        {day: ((time(8), time(17)),) for day in range(5)},
+        holiday_country="GB",
+        holiday_subdivision="ENG",
     )
     assert direct == office()
 
@@ -532,7 +552,9 @@ def test_error_time_out_of_range() -> None:
 
 
 def test_error_24_00_as_a_start() -> None:
-    assert "out of range; use 00:00 to 23:59" in str(config_error({**OFFICE_CONFIG, "week": {"mon": "24:00-24:00"}}))
+    assert "out of range; use 00:00 to 23:59" in str(
+        config_error({**OFFICE_CONFIG, "week": {"mon": "24:00-24:00"}})
+    )
 
 
 def test_error_bad_date() -> None:
@@ -542,12 +564,16 @@ def test_error_bad_date() -> None:
 
 
 def test_error_date_named_twice() -> None:
-    error = config_error({**OFFICE_CONFIG, "holidays": {"dates": {"2026-12-24": "closed", date(2026, 12, 24): ""}}})
+    error = config_error(
+        {**OFFICE_CONFIG, "holidays": {"dates": {"2026-12-24": "closed", date(2026, 12, 24): ""}}}
+    )
     assert "names 2026-12-24 twice" in str(error)
 
 
 def test_error_dates_of_the_wrong_shape() -> None:
-    assert "holidays.dates must map dates" in str(config_error({**OFFICE_CONFIG, "holidays": {"dates": "2026-12-24"}}))
+    assert "holidays.dates must map dates" in str(
+        config_error({**OFFICE_CONFIG, "holidays": {"dates": "2026-12-24"}})
+    )
 
 
 def test_error_unknown_key() -> None:
