@@ -9,9 +9,10 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from difflib import get_close_matches
 from functools import lru_cache
 from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays
 
@@ -170,8 +171,7 @@ class BusinessCalendar:
             zone = ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
             raise CalendarError(
-                f"{where}: unknown time zone {self.timezone!r}; write an IANA name such as Europe/London, "
-                "America/New_York or UTC",
+                f"{where}: unknown time zone {self.timezone!r}; {_zone_hint(self.timezone)}",
                 ("timezone",),
             ) from None
         for value, key in ((self.week, "week"), (self.extra_days, "extra_days")):
@@ -691,6 +691,19 @@ def _checked_holiday_region(
             ("holidays", "subdivision"),
         ) from None
     return code, subdivision
+
+
+def _zone_hint(written: object) -> str:
+    """What to write instead of an unknown zone name: the name in its right case, close names or common ones."""
+    by_folded = {name.casefold(): name for name in available_timezones()}
+    text = str(written).strip().casefold()
+    if text in by_folded:
+        return f"write {by_folded[text]} (zone names are case-sensitive)"
+    close = [by_folded[match] for match in get_close_matches(text, sorted(by_folded), n=3, cutoff=0.75)]
+    if not close:
+        close = ["Europe/London", "America/New_York", "UTC"]
+    listed = close[0] if len(close) == 1 else ", ".join(close[:-1]) + " or " + close[-1]
+    return f"write an IANA name such as {listed}"
 
 
 def _canonical_subdivision(country: str, subdivision: str, codes: list[str]) -> str:

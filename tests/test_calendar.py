@@ -505,6 +505,16 @@ def test_error_unknown_time_zone() -> None:
     assert error.path == ("timezone",)
 
 
+def test_error_unknown_time_zone_suggests_close_names() -> None:
+    error = config_error({**OFFICE_CONFIG, "timezone": "America/NewYork"})
+    assert "write an IANA name such as America/New_York" in str(error)
+
+
+def test_error_time_zone_in_the_wrong_case_gives_the_right_spelling() -> None:
+    error = config_error({**OFFICE_CONFIG, "timezone": "europe/london"})
+    assert "write Europe/London (zone names are case-sensitive)" in str(error)
+
+
 def test_error_missing_time_zone() -> None:
     assert "timezone is missing" in str(config_error({"week": {"mon-fri": "08:00-17:00"}}))
 
