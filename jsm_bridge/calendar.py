@@ -123,12 +123,12 @@ class _YearIndex:
         j = bisect_left(self.cum_end, worked)
         return self.starts[j] + worked - self.cum_start[j]
 
-    def interval_at(self, t: int) -> int:
-        """Index of the interval containing t, or -1 - (index of the next interval) when t is outside them."""
+    def locate(self, t: int) -> tuple[int, bool]:
+        """The interval holding t and True, or the next interval (possibly len(starts)) and False."""
         i = bisect_right(self.starts, t) - 1
         if i >= 0 and t < self.ends[i]:
-            return i
-        return -2 - i
+            return i, True
+        return i + 1, False
 
 
 class _Cache:
@@ -246,7 +246,7 @@ class BusinessCalendar:
         t = _to_us(at, "at")
         if self._cache.is_24x7:
             return True
-        return self._index_at(t).interval_at(t) >= 0
+        return self._index_at(t).locate(t)[1]
 
     def next_working_instant(self, at: datetime) -> datetime:
         """`at` itself when it is working time, else the start of the next working interval (in at's zone)."""
@@ -254,10 +254,9 @@ class BusinessCalendar:
         if self._cache.is_24x7:
             return at
         index = self._index_at(t)
-        i = index.interval_at(t)
-        if i >= 0:
+        i, inside = index.locate(t)
+        if inside:
             return at
-        i = -2 - i + 1
         while i >= len(index.starts):
             index = self._index(index.year + 1)
             i = 0

@@ -115,6 +115,11 @@ def test_add_of_a_working_year_lands_about_a_calendar_year_later() -> None:
     assert date(2026, 12, 20) < result.date() < date(2027, 1, 20)
 
 
+def test_add_beyond_the_supported_years_is_refused() -> None:
+    with pytest.raises(CalendarError, match="outside the supported years 2-9998"):
+        office().add(london(9998, 12, 1), timedelta(hours=9 * 300))
+
+
 # between
 
 
@@ -428,6 +433,10 @@ def test_config_intervals_as_a_list() -> None:
 
 def test_config_24_00_ends_the_day() -> None:
     assert office(week={"mon": "20:00-24:00"}).week[0] == ((time(20), time(0)),)
+
+
+def test_config_00_00_as_an_end_also_means_midnight() -> None:
+    assert office(week={"mon": "22:00-00:00"}).week[0] == ((time(22), time(0)),)
 
 
 @pytest.mark.parametrize("closed", ["closed", "", None, "Closed"])
