@@ -16,10 +16,7 @@ from hypothesis import strategies as st
 
 from jsm_bridge.calendar import BusinessCalendar, Hours, calendar_from_config
 
-settings.register_profile(
-    "calendar", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-PROPERTY = settings.get_profile("calendar")
+PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 CALENDARS = {
     # The office of the policy examples, with Christmas Eve half days and a bank holiday opened for two hours.
