@@ -35,7 +35,7 @@ from jsm_bridge.jira.errors import (
     RateLimited,
     TransitionNotAvailable,
 )
-from jsm_bridge.jira.logline import log_event
+from jsm_bridge.jira.logline import current_rule, log_event
 from jsm_bridge.jira.models import ServerInfo, SlaMetric
 from jsm_bridge.jira.ratelimit import Request, SiteBudget, parse_retry_after
 from jsm_bridge.policy.model import Policy
@@ -107,6 +107,10 @@ class JiraGateway:
         elif self.config.token:
             options.update(token=self.config.token)
         return options
+
+    def close(self) -> None:
+        """Release the HTTP session's connections."""
+        self._session.close()
 
     def __repr__(self) -> str:
         return f"JiraGateway(url={self.config.url!r}, user={self.config.user!r}, flavor={self._flavor!r})"
@@ -547,7 +551,14 @@ class JiraGateway:
     ) -> Any:
         """A write: paced, sent once. A failure is raised for the ledger to retry."""
         data = self._call(method, template, path_args, body=body, service_desk=service_desk)
-        log_event(log, "jira.write", method=method, endpoint=template, ticket=path_args.get("key"))
+        log_event(
+            log,
+            "jira.write",
+            method=method,
+            endpoint=template,
+            ticket=path_args.get("key"),
+            rule=current_rule.get(),
+        )
         return data
 
     def _worth_retrying(self, error: BaseException) -> bool:
