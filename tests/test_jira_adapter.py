@@ -65,6 +65,8 @@ def test_cloud_fields_are_plain_data_under_policy_name_display_name_and_id(cloud
     assert ticket.field_value("business impact") == "Orders cannot be placed"
     assert ticket.field_value("Service credit") is None
     assert ticket.field_value("components") == ["Payments"]
+    assert ticket.field_value("project") == "CB"
+    assert ticket.field_value("Issue Type") == "Incident"
     assert ticket.field_value("description").startswith("Since 08:30 every checkout fails.")
 
 

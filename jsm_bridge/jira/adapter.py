@@ -106,6 +106,8 @@ def plain_value(value: Any, flavor: Flavor) -> Any:
         return user_id(value, flavor)
     if "value" in value:
         return value.get("value")
+    if "projectTypeKey" in value and value.get("key"):
+        return value.get("key")
     if "name" in value:
         return value.get("name")
     if "displayName" in value:
