@@ -462,7 +462,10 @@ class JiraGateway:
         try:
             self._get(paths.REQUEST, key=key, service_desk=True)
             found = True
-        except NotFound:
+        except JiraRefused as error:
+            if error.status not in (403, 404):
+                raise
+            # Not a customer request, or no service desk access: the platform API still works.
             found = False
         with self._lock:
             self._service_desk_projects[project] = found
