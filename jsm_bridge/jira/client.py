@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -43,7 +43,6 @@ from jsm_bridge.ticket import Ticket
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 DONE_KEYS_KEPT = 500  # newest action keys kept in the jsm-bridge.actions issue property
 PAGE_SIZE = 100
