@@ -447,3 +447,19 @@ def test_request_sla_parses_jsm_cycles(http):
     assert resolution.ongoing is not None and resolution.ongoing.breached is True
     assert resolution.ongoing.goal is not None and resolution.ongoing.goal.total_seconds() == 86400
     assert resolution.ongoing.breach_time is not None and resolution.ongoing.breach_time.tzinfo is not None
+
+
+@pytest.mark.parametrize("flavor", [CLOUD, DATA_CENTER])
+def test_search_can_ask_for_expanded_parts_and_issue_properties(http, flavor):
+    gateway, _ = make_gateway(flavor)
+    path = "rest/api/2/search/jql" if flavor == CLOUD else "rest/api/2/search"
+    wanted = {"expand": "changelog,names", "properties": "jsm-bridge.actions", "fields": "status"}
+    http.get(
+        url(flavor, path),
+        json={"issues": [{"key": "CB-1"}], "isLast": True, "total": 1},
+        match=[matchers.query_param_matcher(wanted, strict_match=False)],
+    )
+    found = gateway.search(
+        "project = CB", ["status"], expand=["changelog", "names"], properties=["jsm-bridge.actions"]
+    )
+    assert [i["key"] for i in found] == ["CB-1"]

@@ -170,15 +170,30 @@ class JiraGateway:
     # -- search -------------------------------------------------------------------------------------
 
     def search(
-        self, jql: str, fields: Sequence[str] | None = None, page_size: int = PAGE_SIZE
+        self,
+        jql: str,
+        fields: Sequence[str] | None = None,
+        page_size: int = PAGE_SIZE,
+        *,
+        expand: Sequence[str] = (),
+        properties: Sequence[str] = (),
     ) -> Iterator[dict[str, Any]]:
         """Every issue matching `jql`, page by page. Cloud: /rest/api/2/search/jql with nextPageToken
-        (no total; fields must be asked for); Data Center: /rest/api/2/search with startAt."""
-        wanted = ",".join(fields) if fields else "*navigable"
+        (no total; fields must be asked for); Data Center: /rest/api/2/search with startAt.
+        `expand` (e.g. changelog, names) and issue `properties` are asked for when given."""
+        params: dict[str, Any] = {
+            "jql": jql,
+            "fields": ",".join(fields) if fields else "*navigable",
+            "maxResults": page_size,
+        }
+        if expand:
+            params["expand"] = ",".join(expand)
+        if properties:
+            params["properties"] = ",".join(properties)
         if self.is_cloud:
-            yield from self._search_cloud(jql, wanted, page_size)
+            yield from self._search_cloud(params)
         else:
-            yield from self._search_data_center(jql, wanted, page_size)
+            yield from self._search_data_center(params)
 
     def search_keys(self, jql: str, page_size: int = PAGE_SIZE) -> Iterator[str]:
         """The keys of every issue matching `jql`."""
@@ -186,25 +201,22 @@ class JiraGateway:
             if issue.get("key"):
                 yield str(issue["key"])
 
-    def _search_cloud(self, jql: str, fields: str, page_size: int) -> Iterator[dict[str, Any]]:
+    def _search_cloud(self, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         token: str | None = None
         seen: set[str] = set()
         while True:
-            params: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": page_size}
-            if token:
-                params["nextPageToken"] = token
-            page = self._get(paths.SEARCH_CLOUD, params=params) or {}
+            page_params = {**params, "nextPageToken": token} if token else params
+            page = self._get(paths.SEARCH_CLOUD, params=page_params) or {}
             yield from page.get("issues") or []
             token = page.get("nextPageToken")
             if page.get("isLast") or not token or token in seen:
                 return
             seen.add(token)
 
-    def _search_data_center(self, jql: str, fields: str, page_size: int) -> Iterator[dict[str, Any]]:
+    def _search_data_center(self, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         start = 0
         while True:
-            params = {"jql": jql, "fields": fields, "startAt": start, "maxResults": page_size}
-            page = self._get(paths.SEARCH_DATA_CENTER, params=params) or {}
+            page = self._get(paths.SEARCH_DATA_CENTER, params={**params, "startAt": start}) or {}
             issues = page.get("issues") or []
             yield from issues
             start += len(issues)

@@ -56,9 +56,15 @@ class DryRunGateway:
         return self.inner.server_info()
 
     def search(
-        self, jql: str, fields: Sequence[str] | None = None, page_size: int = 100
+        self,
+        jql: str,
+        fields: Sequence[str] | None = None,
+        page_size: int = 100,
+        *,
+        expand: Sequence[str] = (),
+        properties: Sequence[str] = (),
     ) -> Iterator[dict[str, Any]]:
-        return self.inner.search(jql, fields, page_size)
+        return self.inner.search(jql, fields, page_size, expand=expand, properties=properties)
 
     def search_keys(self, jql: str, page_size: int = 100) -> Iterator[str]:
         return self.inner.search_keys(jql, page_size)

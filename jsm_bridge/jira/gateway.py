@@ -19,7 +19,13 @@ class Gateway(Protocol):
     def server_info(self) -> ServerInfo: ...
 
     def search(
-        self, jql: str, fields: Sequence[str] | None = None, page_size: int = 100
+        self,
+        jql: str,
+        fields: Sequence[str] | None = None,
+        page_size: int = 100,
+        *,
+        expand: Sequence[str] = (),
+        properties: Sequence[str] = (),
     ) -> Iterator[dict[str, Any]]: ...
 
     def search_keys(self, jql: str, page_size: int = 100) -> Iterator[str]: ...
