@@ -52,8 +52,15 @@ class DryRunGateway:
     def flavor(self) -> Flavor:
         return self.inner.flavor
 
+    @property
+    def is_cloud(self) -> bool:
+        return self.inner.is_cloud
+
     def server_info(self) -> ServerInfo:
         return self.inner.server_info()
+
+    def field_ids(self) -> dict[str, str]:
+        return self.inner.field_ids()
 
     def search(
         self,
