@@ -213,3 +213,10 @@ def test_no_requests_exception_escapes(http):
     http.get(SERVER_INFO, body=requests.exceptions.InvalidURL("bad url"))
     with pytest.raises(JiraError):
         gateway.server_info()
+
+
+@pytest.mark.parametrize("body", [[], "null", '"text"', "[1, 2]", '{"issues": {"not": "a list"}}'])
+def test_an_answer_of_an_unexpected_shape_reads_as_empty(http, body):
+    gateway, _ = make_gateway(CLOUD)
+    http.get(url(CLOUD, "rest/api/2/search/jql"), body=body if isinstance(body, str) else "[]")
+    assert list(gateway.search("project = CB")) == []

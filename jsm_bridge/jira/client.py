@@ -118,7 +118,7 @@ class JiraGateway:
 
     def server_info(self) -> ServerInfo:
         """GET /rest/api/2/serverInfo."""
-        return ServerInfo.from_json(self._get(paths.SERVER_INFO) or {})
+        return ServerInfo.from_json(_object(self._get(paths.SERVER_INFO)))
 
     @property
     def flavor(self) -> Flavor:
@@ -141,7 +141,7 @@ class JiraGateway:
         with self._lock:
             cached = self._fields
         if cached is None:
-            data = self._get(paths.FIELDS) or []
+            data = _array(self._get(paths.FIELDS))
             cached = [f for f in data if isinstance(f, dict)]
             with self._lock:
                 self._fields = cached
@@ -206,8 +206,8 @@ class JiraGateway:
         seen: set[str] = set()
         while True:
             page_params = {**params, "nextPageToken": token} if token else params
-            page = self._get(paths.SEARCH_CLOUD, params=page_params) or {}
-            yield from page.get("issues") or []
+            page = _object(self._get(paths.SEARCH_CLOUD, params=page_params))
+            yield from _issues(page)
             token = page.get("nextPageToken")
             if page.get("isLast") or not token or token in seen:
                 return
@@ -216,8 +216,8 @@ class JiraGateway:
     def _search_data_center(self, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         start = 0
         while True:
-            page = self._get(paths.SEARCH_DATA_CENTER, params={**params, "startAt": start}) or {}
-            issues = page.get("issues") or []
+            page = _object(self._get(paths.SEARCH_DATA_CENTER, params={**params, "startAt": start}))
+            issues = _issues(page)
             yield from issues
             start += len(issues)
             total = page.get("total")
@@ -230,13 +230,13 @@ class JiraGateway:
         """The issue (v2 JSON, with `names`) with its whole changelog in `changelog.histories` and every
         comment, with its JSM visibility properties, in `fields.comment.comments`."""
         if self.is_cloud:
-            issue = self._get(paths.ISSUE, key=key, params={"fields": "*all", "expand": "names"}) or {}
+            issue = _object(self._get(paths.ISSUE, key=key, params={"fields": "*all", "expand": "names"}))
             histories = list(self._pages(paths.ISSUE_CHANGELOG, "values", key=key))
         else:
             params = {"fields": "*all", "expand": "names,changelog"}
-            issue = self._get(paths.ISSUE, key=key, params=params) or {}
-            changelog = issue.get("changelog") or {}
-            histories = list(changelog.get("histories") or [])
+            issue = _object(self._get(paths.ISSUE, key=key, params=params))
+            changelog = _object(issue.get("changelog"))
+            histories = _array(changelog.get("histories"))
             total = changelog.get("total")
             if isinstance(total, int) and total > len(histories):
                 log_event(
@@ -253,7 +253,7 @@ class JiraGateway:
         issue = dict(issue)
         issue["changelog"] = {"startAt": 0, "total": len(histories), "histories": histories}
         issue["fields"] = {
-            **(issue.get("fields") or {}),
+            **_object(issue.get("fields")),
             "comment": {"comments": comments, "total": len(comments)},
         }
         return issue
@@ -272,8 +272,8 @@ class JiraGateway:
             page = self._get(
                 template, key=key, params={**(params or {}), "startAt": start, "maxResults": PAGE_SIZE}
             )
-            page = page or {}
-            values = page.get(items) or []
+            page = _object(page)
+            values = _array(page.get(items))
             yield from values
             start += len(values)
             total = page.get("total")
@@ -297,15 +297,15 @@ class JiraGateway:
 
         Re-reads the issue first: when it is already in that status nothing is sent and False is returned.
         Raises TransitionNotAvailable, listing the transitions there are, when none matches."""
-        issue = self._get(paths.ISSUE, key=key, params={"fields": "status,project,issuetype"}) or {}
-        f = issue.get("fields") or {}
-        current = str((f.get("status") or {}).get("name") or "")
+        issue = _object(self._get(paths.ISSUE, key=key, params={"fields": "status,project,issuetype"}))
+        f = _object(issue.get("fields"))
+        current = str(_object(f.get("status")).get("name") or "")
         if current.casefold() == to.casefold():
             log_event(log, "jira.not_acting", ticket=key, reason="already in status", status=current)
             return False
         workflow = (
-            str((f.get("project") or {}).get("key") or key.rsplit("-", 1)[0]),
-            str((f.get("issuetype") or {}).get("id") or (f.get("issuetype") or {}).get("name") or ""),
+            str(_object(f.get("project")).get("key") or key.rsplit("-", 1)[0]),
+            str(_object(f.get("issuetype")).get("id") or _object(f.get("issuetype")).get("name") or ""),
         )
         if self._known_transition_into(workflow, to, current):
             log_event(log, "jira.not_acting", ticket=key, reason="transition already made", transition=to)
@@ -314,7 +314,7 @@ class JiraGateway:
         transitions = self._transitions_for(key, cache_key)
         chosen = _match_transition(transitions, to)
         if chosen is None:
-            available = [f"{t.get('name')} (to {(t.get('to') or {}).get('name')})" for t in transitions]
+            available = [f"{t.get('name')} (to {_object(t.get('to')).get('name')})" for t in transitions]
             raise TransitionNotAvailable(key, to, current, available)
         body: dict[str, Any] = {"transition": {"id": str(chosen.get("id"))}}
         values: dict[str, Any] = {}
@@ -348,8 +348,8 @@ class JiraGateway:
             cached = self._transitions.get(cache_key)
         if cached is not None:
             return cached
-        data = self._get(paths.ISSUE_TRANSITIONS, key=key, params={"expand": "transitions.fields"}) or {}
-        found = [t for t in data.get("transitions") or [] if isinstance(t, dict)]
+        data = _object(self._get(paths.ISSUE_TRANSITIONS, key=key, params={"expand": "transitions.fields"}))
+        found = [t for t in _array(data.get("transitions")) if isinstance(t, dict)]
         with self._lock:
             self._transitions[cache_key] = found
         return found
@@ -360,7 +360,7 @@ class JiraGateway:
             lists = [v for k, v in self._transitions.items() if k[:2] == workflow]
         for transitions in lists:
             for t in transitions:
-                target = str((t.get("to") or {}).get("name") or "")
+                target = str(_object(t.get("to")).get("name") or "")
                 if (
                     str(t.get("name") or "").casefold() == to.casefold()
                     and target.casefold() == current.casefold()
@@ -490,7 +490,7 @@ class JiraGateway:
             data = self._get(paths.ISSUE_PROPERTY, key=key, name=name)
         except NotFound:
             return None
-        return (data or {}).get("value") if isinstance(data, Mapping) else None
+        return data.get("value") if isinstance(data, Mapping) else None
 
     def set_property(self, key: str, name: str, value: Any) -> None:
         """PUT /rest/api/2/issue/{key}/properties/{name} with the JSON value."""
@@ -526,8 +526,8 @@ class JiraGateway:
             page = self._get(
                 paths.REQUEST_SLA, key=key, service_desk=True, params={"start": start, "limit": 50}
             )
-            page = page or {}
-            values = [v for v in page.get("values") or [] if isinstance(v, Mapping)]
+            page = _object(page)
+            values = [v for v in _array(page.get("values")) if isinstance(v, Mapping)]
             out.extend(SlaMetric.from_json(v) for v in values)
             start += len(values)
             if not values or page.get("isLastPage", True):
@@ -728,7 +728,7 @@ def _match_transition(transitions: Sequence[Mapping[str, Any]], to: str) -> Mapp
         if str(t.get("name") or "").casefold() == wanted:
             return t
     for t in transitions:
-        if str((t.get("to") or {}).get("name") or "").casefold() == wanted:
+        if str(_object(t.get("to")).get("name") or "").casefold() == wanted:
             return t
     return None
 
@@ -747,6 +747,20 @@ def _error_details(response: requests.Response) -> tuple[list[str], dict[str, st
     raw = data.get("errors")
     errors = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
     return messages, errors
+
+
+def _object(data: Any) -> dict[str, Any]:
+    """A JSON object from Jira's answer; anything else (an odd body, null) reads as an empty object."""
+    return dict(data) if isinstance(data, Mapping) else {}
+
+
+def _array(data: Any) -> list[Any]:
+    """A JSON array from Jira's answer; anything else reads as an empty array."""
+    return list(data) if isinstance(data, list) else []
+
+
+def _issues(page: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [i for i in _array(page.get("issues")) if isinstance(i, dict)]
 
 
 def _str_id(data: Any) -> str | None:
