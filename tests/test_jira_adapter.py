@@ -217,3 +217,10 @@ def test_an_unknown_jira_priority_has_no_policy_name(cloud_issue):
     issue = copy.deepcopy(cloud_issue)
     issue["fields"]["priority"] = {"name": "Blocker", "id": "9"}
     assert ticket_from_issue(issue, POLICY, CLOUD).priority is None
+
+
+def test_changes_are_in_time_order_with_each_tier_move_after_its_cause(dc_issue):
+    changes = ticket_from_issue(dc_issue, POLICY, DATA_CENTER).changes
+    assert [c.at for c in changes] == sorted(c.at for c in changes)
+    fields = [c.field for c in changes if c.at == at("2026-11-22T16:00:00")]
+    assert fields == ["Tier", "priority", "tier"]

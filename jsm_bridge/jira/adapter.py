@@ -242,7 +242,8 @@ class _IssueReader:
             for item in _list(history.get("items")):
                 if isinstance(item, Mapping):
                     out.append(self.change(item, at, author))
-        return tuple(out) + self.tier_changes(histories)
+        # Oldest first; a tier move follows the field change that caused it (the sort is stable).
+        return tuple(sorted([*out, *self.tier_changes(histories)], key=lambda c: c.at))
 
     def change(self, item: Mapping[str, Any], at: datetime, author: str | None) -> Change:
         fid = self.item_field_id(item)
