@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -249,6 +250,15 @@ def test_transition_sets_the_resolution_and_fields_on_the_transition(http):
         "transition": {"id": "51"},
         "fields": {"resolution": {"name": "Done"}, "customfield_10050": {"value": "Development"}},
     }
+
+
+def test_a_resolution_is_left_out_when_the_transition_screen_has_no_such_field(http, caplog):
+    caplog.set_level(logging.INFO)
+    gateway, _ = make_gateway(CLOUD)
+    _serve_transitions(http)
+    gateway.transition("CB-1", "Escalate", resolution="Done")
+    assert body_of(http.calls[-1]) == {"transition": {"id": "31"}}
+    assert "jira.not_acting" in caplog.text and "resolution is not on the transition screen" in caplog.text
 
 
 def test_a_missing_transition_raises_naming_the_available_ones(http):

@@ -122,7 +122,7 @@ class JiraGateway:
 
     @property
     def flavor(self) -> Flavor:
-        """ "cloud" or "datacenter": from the configuration, else asked of serverInfo once."""
+        """The flavour, cloud or datacenter: from the configuration, else asked of serverInfo once."""
         if self._flavor is None:
             info = self.server_info()
             self._flavor = info.flavor
@@ -320,7 +320,8 @@ class JiraGateway:
         values: dict[str, Any] = {}
         if resolution:
             screen = chosen.get("fields")
-            if isinstance(screen, Mapping) and screen and "resolution" not in screen:
+            # Jira sets the resolution only through the transition's screen; without it the call fails.
+            if isinstance(screen, Mapping) and "resolution" not in screen:
                 log_event(
                     log,
                     "jira.not_acting",
