@@ -29,12 +29,13 @@ RULE_LISTS = ("classify", "escalate", "notify", "flags")
 class CheckResult:
     """Problems as (key path, message), and what was built on the way (for the loaded policy)."""
 
-    problems: list[tuple[KeyPath, str]] = field(default_factory=list)
+    problems: list[tuple[KeyPath, str, bool]] = field(default_factory=list)
     calendars: dict[str, BusinessCalendar] = field(default_factory=dict)
     templates: dict[str, str] = field(default_factory=dict)
 
-    def add(self, path: KeyPath, message: str) -> None:
-        self.problems.append((path, message))
+    def add(self, path: KeyPath, message: str, on_key: bool = False) -> None:
+        """A problem with the value at `path`; `on_key` when the mapping key at `path` is the culprit."""
+        self.problems.append((path, message, on_key))
 
 
 def walk(value: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
@@ -68,6 +69,9 @@ def check_policy(spec: PolicySpec, base_dir: Path | None = None) -> CheckResult:
 def _did_you_mean(word: str, choices: list[str]) -> str:
     import difflib
 
+    for choice in choices:
+        if choice.lower() == word.lower():
+            return f" (did you mean {choice!r}?)"
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -102,14 +106,7 @@ def _references(spec: PolicySpec) -> Iterator[tuple[str, str, KeyPath]]:
         if isinstance(value, Condition):
             for kind, name, sub in value.references():
                 yield kind, name, path + sub
-    for clock in ("first_response", "resolution"):
-        for key in getattr(spec.targets, clock):
-            if key != "default":
-                yield "priority", key, ("targets", clock, key)
-    if spec.updates is not None:
-        for key in spec.updates.every:
-            if key != "default":
-                yield "priority", key, ("updates", "every", key)
+    yield from _priority_keys(spec)
     for i, rule in enumerate(spec.classify):
         yield "priority", rule.priority, ("classify", i, "priority")
     for i, flag in enumerate(spec.flags):
@@ -126,13 +123,30 @@ def _references(spec: PolicySpec) -> Iterator[tuple[str, str, KeyPath]]:
             yield "tier", name, ("escalate", i, "from", j)
 
 
+def _priority_keys(spec: PolicySpec) -> Iterator[tuple[str, str, KeyPath]]:
+    """Priorities used as keys: per-priority targets and update intervals (`default` is for the rest)."""
+    for clock in ("first_response", "resolution"):
+        for key in getattr(spec.targets, clock):
+            if key != "default":
+                yield "priority", key, ("targets", clock, key)
+    if spec.updates is not None:
+        for key in spec.updates.every:
+            if key != "default":
+                yield "priority", key, ("updates", "every", key)
+
+
 def _check_priorities(spec: PolicySpec, result: CheckResult) -> None:
     known = list(spec.priorities)
     if not known:
         result.add(("priorities",), "a policy needs at least one priority, such as P1: {jira: Highest}")
-    for kind, name, path in _references(spec):
+    as_keys = set(_priority_keys(spec))
+    for reference in _references(spec):
+        kind, name, path = reference
         if kind == "priority" and name not in spec.priorities:
-            result.add(path, _unknown("priority", name, known, "priorities are"))
+            hint = "" if reference not in as_keys else " (or `default` for all other priorities)"
+            result.add(
+                path, _unknown("priority", name, known, "priorities are") + hint, on_key=reference in as_keys
+            )
 
 
 def _check_tiers(spec: PolicySpec, result: CheckResult) -> None:

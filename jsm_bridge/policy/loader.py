@@ -155,9 +155,10 @@ def _load(path: Path) -> tuple[Policy, YamlDocument]:
     result = check_policy(spec, path.parent)
     if result.problems:
         problems: list[Problem] = []
-        for key_path, message in result.problems:
+        for key_path, message, on_key in result.problems:
             located, position = document.locate(key_path)
-            problems.append(Problem(file, position.line, position.col, dotted(located), message))
+            line, col = (position.key_line, position.key_col) if on_key else (position.line, position.col)
+            problems.append(Problem(file, line, col, dotted(located), message))
         problems.sort(key=lambda p: (p.line, p.col))
         raise PolicyError(problems)
     policy = Policy(spec=spec, calendars=result.calendars, templates=TemplateSet(result.templates), path=path)
@@ -273,7 +274,8 @@ def _problem(file: str, path: KeyPath, err: dict[str, Any], document: YamlDocume
     if isinstance(cause, ValueError) and isinstance(inner, tuple):
         extra = inner
     located, position = document.locate(path + extra)
-    line, col = (position.key_line, position.key_col) if "[key]" in loc else (position.line, position.col)
+    on_key = "[key]" in loc or (getattr(cause, "on_key", False) and located == path + extra)
+    line, col = (position.key_line, position.key_col) if on_key else (position.line, position.col)
     return Problem(file, line, col, dotted(located), _message(err, path))
 
 
