@@ -97,7 +97,7 @@ CASES = [
         12,
         "rule id 'required' is already used by validate.required",
     ),
-    ("calendars.yaml", "calendars.mars", 5, 9, "calendar 'mars': unknown time zone 'Mars/Olympus'"),
+    ("calendars.yaml", "calendars.mars.timezone", 5, 20, "calendar 'mars': unknown time zone 'Mars/Olympus'"),
     (
         "calendars.yaml",
         "targets.resolution.P1",

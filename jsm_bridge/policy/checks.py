@@ -86,7 +86,11 @@ def _check_calendars(spec: PolicySpec, result: CheckResult) -> None:
         try:
             result.calendars[name] = calendar_from_config(name, config)
         except CalendarError as exc:
-            result.add(("calendars", name), f"calendar {name!r}: {exc}")
+            message = str(exc)
+            if not message.startswith(f"calendar {name!r}"):
+                message = f"calendar {name!r}: {message}"
+            inner = getattr(exc, "path", ())  # where inside the calendar's config, when the calendar knows
+            result.add(("calendars", name, *inner), message)
         except (TypeError, AttributeError, ValueError) as exc:
             # a section of the wrong shape (a list where a mapping belongs) fails before CalendarError can
             result.add(
