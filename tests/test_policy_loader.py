@@ -254,3 +254,10 @@ def test_from_alias_is_named_as_written_in_problems(tmp_path):
     with pytest.raises(PolicyError) as caught:
         load_policy(policy)
     assert [(p.line, p.path) for p in caught.value.problems] == [(6, "escalate.0.from")]
+
+
+def test_the_complete_example_in_the_reference_is_valid(tmp_path):
+    reference = (Path(__file__).parent.parent / "docs" / "policy-language.md").read_text(encoding="utf-8")
+    example = reference.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "example.yaml").write_text(example)
+    assert load_policy(tmp_path / "example.yaml").name == "capital-bytes"
