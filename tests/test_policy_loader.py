@@ -124,10 +124,13 @@ CASES = [
     ("templates.yaml", "templates.typo", 8, 9, "unknown variable 'tikcet' (did you mean 'ticket'?)"),
     ("templates.yaml", "templates.unsafe", 9, 11, "attribute '__class__' is not available to templates"),
     ("templates.yaml", "templates.survey.file", 10, 18, "template file 'survey.j2': no such file"),
-    ("limits.yaml", "scope.sweep_every", 2, 43, "the sweep interval must be longer than zero"),
+    ("limits.yaml", "scope.jql", 2, 14, "the JQL query is empty"),
+    ("limits.yaml", "scope.sweep_every", 2, 32, "the sweep interval must be longer than zero"),
     ("limits.yaml", "validate.formats.Order reference.regex", 5, 38, "invalid regular expression"),
     ("limits.yaml", "escalate.0.of", 8, 33, "no first_response targets are set"),
-    ("limits.yaml", "stale.remind_after", 9, 53, "the reminder (5d) must come before closing (3d)"),
+    ("limits.yaml", "escalate.1.to", 9, 50, "the rule moves tickets from 'Support' to the same tier"),
+    ("limits.yaml", "stale.remind_after", 10, 53, "the reminder (5d) must come before closing (3d)"),
+    ("no-tiers.yaml", "escalate.0.to", 5, 35, "unknown tier 'Development'; none are defined"),
 ]
 
 

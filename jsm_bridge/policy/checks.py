@@ -77,8 +77,9 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
 
 
 def _unknown(kind: str, name: str, known: list[str], where: str) -> str:
-    listed = ", ".join(known) if known else "none"
-    return f"unknown {kind} {name!r}{_did_you_mean(name, known)}; {where}: {listed}"
+    if not known:
+        return f"unknown {kind} {name!r}; none are defined"
+    return f"unknown {kind} {name!r}{_did_you_mean(name, known)}; {where}: {', '.join(known)}"
 
 
 def _check_calendars(spec: PolicySpec, result: CheckResult) -> None:
@@ -164,6 +165,11 @@ def _check_tiers(spec: PolicySpec, result: CheckResult) -> None:
     for kind, name, path in _references(spec):
         if kind == "tier" and name not in first:
             result.add(path, _unknown("tier", name, known, "tiers are"))
+    for i, escalation in enumerate(spec.escalate):
+        if escalation.from_ and escalation.to in escalation.from_:
+            result.add(
+                ("escalate", i, "to"), f"the rule moves tickets from {escalation.to!r} to the same tier"
+            )
 
 
 def _rule_lists(spec: PolicySpec) -> Iterator[tuple[KeyPath, list[Any]]]:
@@ -214,6 +220,8 @@ def _check_durations(spec: PolicySpec, result: CheckResult) -> None:
             _unknown("calendar", spec.credits.hours, calendars, "calendars are")
             + _define_always(spec.credits.hours),
         )
+    if not spec.scope.jql.strip():
+        result.add(("scope", "jql"), "the JQL query is empty; write one such as: project = CB")
     if spec.scope.sweep_every.is_zero:
         result.add(("scope", "sweep_every"), "the sweep interval must be longer than zero, such as 1m")
     if spec.stale is not None:
