@@ -124,6 +124,7 @@ CASES = [
     ("templates.yaml", "templates.typo", 8, 9, "unknown variable 'tikcet' (did you mean 'ticket'?)"),
     ("templates.yaml", "templates.unsafe", 9, 11, "attribute '__class__' is not available to templates"),
     ("templates.yaml", "templates.survey.file", 10, 18, "template file 'survey.j2': no such file"),
+    ("templates.yaml", "templates.block", 13, 5, "line 2 of the template: No filter named 'shout'"),
     ("limits.yaml", "scope.jql", 2, 14, "the JQL query is empty"),
     ("limits.yaml", "scope.sweep_every", 2, 32, "the sweep interval must be longer than zero"),
     ("limits.yaml", "validate.formats.Order reference.regex", 5, 38, "invalid regular expression"),
@@ -143,6 +144,12 @@ def test_problem_is_reported_at_its_line_and_key_path(fixture, path, line, col, 
 
 def test_every_broken_fixture_is_covered_by_a_case():
     assert {case[0] for case in CASES} == {p.name for p in BROKEN.glob("*.yaml")}
+
+
+def test_a_template_whose_file_is_missing_is_reported_once():
+    assert [p.path for p in problems_of("templates.yaml") if "survey" in p.message] == [
+        "templates.survey.file"
+    ]
 
 
 def test_all_problems_of_a_file_are_reported_not_just_the_first():

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -25,17 +25,25 @@ TEMPLATE_KEYS = ("template", "remind_template", "close_template")
 RULE_LISTS = ("classify", "escalate", "notify", "flags")
 
 
+class CheckProblem(NamedTuple):
+    path: KeyPath
+    message: str
+    on_key: bool = False
+    inner_line: int | None = None
+
+
 @dataclass
 class CheckResult:
     """Problems as (key path, message), and what was built on the way (for the loaded policy)."""
 
-    problems: list[tuple[KeyPath, str, bool]] = field(default_factory=list)
+    problems: list[CheckProblem] = field(default_factory=list)
     calendars: dict[str, BusinessCalendar] = field(default_factory=dict)
     templates: dict[str, str] = field(default_factory=dict)
 
-    def add(self, path: KeyPath, message: str, on_key: bool = False) -> None:
-        """A problem with the value at `path`; `on_key` when the mapping key at `path` is the culprit."""
-        self.problems.append((path, message, on_key))
+    def add(self, path: KeyPath, message: str, on_key: bool = False, inner_line: int | None = None) -> None:
+        """A problem with the value at `path`; `on_key` when the mapping key at `path` is the culprit;
+        `inner_line` for a line within a multi-line value (a template)."""
+        self.problems.append(CheckProblem(path, message, on_key, inner_line))
 
 
 def walk(value: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
@@ -287,13 +295,18 @@ def _check_templates(spec: PolicySpec, base_dir: Path | None, result: CheckResul
         else:
             sources[name] = template
         for problem in template_problems(sources[name]):
-            result.add(("templates", name), f"template {name!r}: {problem}")
+            inline = not isinstance(template, TemplateFile)
+            result.add(
+                ("templates", name),
+                f"template {name!r}: {problem}",
+                inner_line=problem.line if inline else None,
+            )
     result.templates = {name: sources[name] for name in spec.templates if name in sources}
-    known = sorted(sources)
+    known = sorted(set(sources) | set(spec.templates))  # a template whose file is missing is reported once
     for path, value in walk(spec):
         if not isinstance(value, BaseModel):
             continue
         for key in TEMPLATE_KEYS:
             named = getattr(value, key, None)
-            if isinstance(named, str) and named not in sources:
+            if isinstance(named, str) and named not in known:
                 result.add(path + (key,), _unknown("template", named, known, "templates are"))
