@@ -269,3 +269,12 @@ def test_the_complete_example_in_the_reference_is_valid(tmp_path):
     example = reference.split("```yaml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "example.yaml").write_text(example)
     assert load_policy(tmp_path / "example.yaml").name == "capital-bytes"
+
+
+def test_rule_ids_may_repeat_across_sections(tmp_path):
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "policy: p\nscope: {jql: x}\npriorities: {P1: {jira: Highest}}\n"
+        "notify: [{id: managers, at: 4h}]\nflags: [{id: managers, when: {label: vip}, label: seen}]\n"
+    )
+    assert [rule.id for rule in load_policy(policy).spec.notify] == ["managers"]

@@ -190,11 +190,8 @@ def _rule_lists(spec: PolicySpec) -> Iterator[tuple[KeyPath, list[Any]]]:
 def _check_rule_ids(spec: PolicySpec, result: CheckResult) -> None:
     for path, rules in _rule_lists(spec):
         first: dict[str, int] = {}
-        if (
-            path == ("validate", "rules")
-            and spec.validate_ is not None
-            and spec.validate_.all_rules() != rules
-        ):
+        shorthand = spec.validate_ is not None and bool(spec.validate_.required or spec.validate_.formats)
+        if path == ("validate", "rules") and shorthand:
             first["required"] = -1  # the shorthand `required`/`formats` is a rule with this id
         for i, rule in enumerate(rules):
             if rule.id in first:
