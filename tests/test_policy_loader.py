@@ -292,3 +292,11 @@ def test_rule_ids_may_repeat_across_sections(tmp_path):
         "notify: [{id: managers, at: 4h}]\nflags: [{id: managers, when: {label: vip}, label: seen}]\n"
     )
     assert [rule.id for rule in load_policy(policy).spec.notify] == ["managers"]
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in BROKEN.glob("*.yaml")))
+def test_every_problem_points_at_a_line_and_column_that_exist(fixture):
+    lines = (BROKEN / fixture).read_text().splitlines() or [""]
+    for problem in problems_of(fixture):
+        assert 1 <= problem.line <= len(lines)
+        assert 1 <= problem.col <= len(lines[problem.line - 1]) + 1
