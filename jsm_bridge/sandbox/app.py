@@ -191,7 +191,11 @@ class SandboxApp:
         if "version" in values:
             values["version"] = 3 if values["version"] == "3" else 2
         handler: Handler = getattr(self, f"on_{endpoint}")
-        return handler(request, user, **values)
+        if endpoint == "sandbox_flush":  # waits for deliveries: must not hold up other requests
+            return handler(request, user, **values)
+        # One request at a time sees and changes the records: responses are consistent snapshots.
+        with self.state.lock:
+            return handler(request, user, **values)
 
     # --- helpers -----------------------------------------------------------------------------
     @staticmethod
