@@ -699,11 +699,14 @@ class Store:
         with self._read() as conn:
             return [_ledger_entry(row) for row in conn.execute(query)]
 
-    def ledger_next_retry(self, ticket: str) -> datetime | None:
-        """The earliest time a failed action of this ticket may be retried, or None."""
+    def ledger_next_retry(self, ticket: str, after: datetime | None = None) -> datetime | None:
+        """The earliest time (later than `after`, when given) a failed action of this ticket may be
+        retried, or None."""
         query = sa.select(sa.func.min(ledger.c.retry_at)).where(
             ledger.c.ticket == ticket, ledger.c.state == "failed", ledger.c.retry_at.is_not(None)
         )
+        if after is not None:
+            query = query.where(ledger.c.retry_at > _aware(after))
         with self._read() as conn:
             value = conn.execute(query).scalar()
         return _from_db(value)
