@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 from jsm_bridge.policy.conditions import ALWAYS, Condition, parse_condition
 from jsm_bridge.policy.durations import (
+    WALL_CLOCK,
     Duration,
     Limit,
     Percent,
@@ -297,7 +298,7 @@ class Credits(Model):
     percent_per_hour: float = Field(gt=0)
     cap_percent: float = Field(gt=0)
     priorities: Names = Field(default_factory=list)
-    hours: str = "always"  # calendar whose hours count as breach hours
+    hours: str = WALL_CLOCK  # calendar whose hours count as breach hours; 24x7 is the wall clock
     exclude: CondField | None = None
     comment: CommentSpec = Field(default_factory=lambda: CommentSpec(template="credit", public=False))
     field: str | None = None  # optional field that receives the credit percentage
