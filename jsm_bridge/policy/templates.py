@@ -4,12 +4,14 @@ Undefined variables are errors, never empty strings, so a typo in a template can
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from datetime import datetime
 from importlib import resources
 from typing import Any
 
 import jinja2
+from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from jsm_bridge.secrets import redact
@@ -56,6 +58,33 @@ def builtin_templates() -> dict[str, str]:
         for entry in folder.iterdir()
         if entry.name.endswith(".j2")
     }
+
+
+def template_problems(source: str, known: frozenset[str] = KNOWN_VARIABLES) -> list[str]:
+    """What is wrong with a template's text, checked before anything is rendered: syntax, unknown filters,
+    variables no comment provides, and attributes starting with `_` (which the sandbox would refuse)."""
+    environment = make_environment()
+    try:
+        tree = environment.parse(source)
+        environment.compile(tree)  # unknown filters and tests are found when compiling
+    except jinja2.TemplateSyntaxError as exc:
+        return [f"line {exc.lineno} of the template: {exc.message}"]
+    problems = []
+    for name in sorted(meta.find_undeclared_variables(tree) - known):
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(f"unknown variable {name!r}{hint}; templates may use {', '.join(sorted(known))}")
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        attribute = node.attr if isinstance(node, nodes.Getattr) else _constant(getattr(node, "arg", None))
+        if isinstance(attribute, str) and attribute.startswith("_"):
+            problems.append(
+                f"line {node.lineno} of the template: attribute {attribute!r} is not available to templates"
+            )
+    return problems
+
+
+def _constant(node: nodes.Node | None) -> Any:
+    return node.value if isinstance(node, nodes.Const) else None
 
 
 class TemplateSet:
