@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from jsm_bridge import __version__
 
 # subcommand -> (module, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "simulate": ("jsm_bridge.simulate", "replay a scenario with a fake clock and print the timeline"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
