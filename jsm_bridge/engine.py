@@ -86,7 +86,7 @@ class Context:
         self._ticket_data: dict[str, Any] | None = None
         self._creation: dict[bool, Ticket] = {}
 
-    def amended(self, actions: Sequence[Action]) -> Context:
+    def amended(self, actions: list[Action]) -> Context:
         return Context(apply_all(self.ticket, actions, self.now), self.policy, self.now)
 
     # --- facts -------------------------------------------------------------------------------------

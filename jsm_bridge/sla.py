@@ -502,9 +502,8 @@ def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
     for change in ticket.changes:
         if change.at > now:
             break
-        if change.field not in (STATUS, PRIORITY, TIER):
-            if pause.when is None:
-                continue
+        if change.field not in (STATUS, PRIORITY, TIER) and pause.when is None:
+            continue
         if change.at > cursor:
             segments.append(Segment(cursor, change.at, status, priority, tier, paused_for(cursor, status)))
             cursor = change.at
