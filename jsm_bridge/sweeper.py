@@ -99,7 +99,9 @@ class SweepReport:
     @property
     def actions(self) -> int:
         """Actions done (or planned, in a dry run)."""
-        return sum(len(getattr(r, "done", ()) or ()) + len(getattr(r, "planned", ()) or ()) for r in self.results)
+        return sum(
+            len(getattr(r, "done", ()) or ()) + len(getattr(r, "planned", ()) or ()) for r in self.results
+        )
 
 
 class Sweeper:
@@ -198,7 +200,9 @@ class Sweeper:
             if decision.actions:
                 report.due.append(ticket.key)
             else:
-                log.debug("sweep.full_read ticket=%s reason=search result holds part of the history", ticket.key)
+                log.debug(
+                    "sweep.full_read ticket=%s reason=search result holds part of the history", ticket.key
+                )
             try:
                 result = self.processor.process(ticket.key, policy)
             except Exception as exc:  # one ticket failing must not stop the sweep

@@ -120,7 +120,9 @@ def search_issues(
         token: str | None = None
         seen: set[str] = set()
         while True:
-            page = gateway._get(paths.SEARCH_CLOUD, params={**params, **({"nextPageToken": token} if token else {})})
+            page = gateway._get(
+                paths.SEARCH_CLOUD, params={**params, **({"nextPageToken": token} if token else {})}
+            )
             page = page or {}
             yield from page.get("issues") or []
             token = page.get("nextPageToken")
