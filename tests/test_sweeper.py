@@ -38,8 +38,7 @@ class Search:
 
     def __call__(self, jql: str, policy: Policy, page_size: int) -> Iterator[Found]:
         self.queries.append(jql)
-        for item in self.found:
-            yield item
+        yield from self.found
         if self.fail is not None:
             raise self.fail
 
