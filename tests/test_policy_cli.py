@@ -60,3 +60,15 @@ def test_module_entry_point_validates_without_a_traceback():
     assert result.returncode == 1
     assert result.stdout == f"{broken}:3:1: (file): YAML syntax: expected ',' or '}}', but got '<scalar>'\n"
     assert "Traceback" not in result.stderr
+
+
+def test_without_arguments_validates_the_policies_in_the_environment(capsys, monkeypatch):
+    monkeypatch.setenv("JSM_BRIDGE_POLICIES", f"{POLICIES / 'valid'}:{POLICIES / 'full.yaml'}")
+    assert main(["validate"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+
+
+def test_without_arguments_or_environment_says_what_to_do(capsys, monkeypatch):
+    monkeypatch.delenv("JSM_BRIDGE_POLICIES", raising=False)
+    assert main(["validate"]) == 2
+    assert "set JSM_BRIDGE_POLICIES" in capsys.readouterr().err

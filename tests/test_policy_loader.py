@@ -124,10 +124,14 @@ CASES = [
     ("templates.yaml", "templates.typo", 8, 9, "unknown variable 'tikcet' (did you mean 'ticket'?)"),
     ("templates.yaml", "templates.unsafe", 9, 11, "attribute '__class__' is not available to templates"),
     ("templates.yaml", "templates.survey.file", 10, 18, "template file 'survey.j2': no such file"),
-    ("limits.yaml", "scope.sweep_every", 2, 43, "the sweep interval must be longer than zero"),
+    ("templates.yaml", "templates.block", 13, 5, "line 2 of the template: No filter named 'shout'"),
+    ("limits.yaml", "scope.jql", 2, 14, "the JQL query is empty"),
+    ("limits.yaml", "scope.sweep_every", 2, 32, "the sweep interval must be longer than zero"),
     ("limits.yaml", "validate.formats.Order reference.regex", 5, 38, "invalid regular expression"),
     ("limits.yaml", "escalate.0.of", 8, 33, "no first_response targets are set"),
-    ("limits.yaml", "stale.remind_after", 9, 53, "the reminder (5d) must come before closing (3d)"),
+    ("limits.yaml", "escalate.1.to", 9, 50, "the rule moves tickets from 'Support' to the same tier"),
+    ("limits.yaml", "stale.remind_after", 10, 53, "the reminder (5d) must come before closing (3d)"),
+    ("no-tiers.yaml", "escalate.0.to", 5, 35, "unknown tier 'Development'; none are defined"),
 ]
 
 
@@ -140,6 +144,12 @@ def test_problem_is_reported_at_its_line_and_key_path(fixture, path, line, col, 
 
 def test_every_broken_fixture_is_covered_by_a_case():
     assert {case[0] for case in CASES} == {p.name for p in BROKEN.glob("*.yaml")}
+
+
+def test_a_template_whose_file_is_missing_is_reported_once():
+    assert [p.path for p in problems_of("templates.yaml") if "survey" in p.message] == [
+        "templates.survey.file"
+    ]
 
 
 def test_all_problems_of_a_file_are_reported_not_just_the_first():
@@ -254,3 +264,10 @@ def test_from_alias_is_named_as_written_in_problems(tmp_path):
     with pytest.raises(PolicyError) as caught:
         load_policy(policy)
     assert [(p.line, p.path) for p in caught.value.problems] == [(6, "escalate.0.from")]
+
+
+def test_the_complete_example_in_the_reference_is_valid(tmp_path):
+    reference = (Path(__file__).parent.parent / "docs" / "policy-language.md").read_text(encoding="utf-8")
+    example = reference.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "example.yaml").write_text(example)
+    assert load_policy(tmp_path / "example.yaml").name == "capital-bytes"

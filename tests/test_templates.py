@@ -69,9 +69,12 @@ def test_redact_filter_hides_secrets():
 
 
 def test_template_problems_finds_unknown_variables_with_a_suggestion():
-    assert template_problems("{{ tikcet.key }}")[0].startswith(
-        "unknown variable 'tikcet' (did you mean 'ticket'?)"
-    )
+    [problem] = template_problems("{{ tikcet.key }}")
+    assert problem.message.startswith("unknown variable 'tikcet' (did you mean 'ticket'?)")
+
+
+def test_template_problems_name_the_line_of_an_unknown_variable():
+    assert [p.line for p in template_problems("Hello\n\n{{ tikcet.key }}")] == [3]
 
 
 def test_template_problems_accepts_variables_set_in_the_template():
@@ -82,7 +85,7 @@ def test_template_problems_accepts_variables_set_in_the_template():
 
 
 def test_template_problems_finds_unknown_filters():
-    assert "No filter named 'shout'" in template_problems("{{ ticket.key | shout }}")[0]
+    assert "No filter named 'shout'" in template_problems("{{ ticket.key | shout }}")[0].message
 
 
 def test_template_problems_refuses_underscore_attributes_by_dot_or_subscript():
@@ -91,9 +94,8 @@ def test_template_problems_refuses_underscore_attributes_by_dot_or_subscript():
 
 
 def test_template_problems_reports_syntax_errors_with_the_line():
-    assert template_problems("a\nb\n{% endif %}") == [
-        "line 3 of the template: Encountered unknown tag 'endif'."
-    ]
+    [problem] = template_problems("a\nb\n{% endif %}")
+    assert str(problem) == "line 3 of the template: Encountered unknown tag 'endif'."
 
 
 @pytest.mark.parametrize("name", sorted(builtin_templates()))

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -25,17 +25,25 @@ TEMPLATE_KEYS = ("template", "remind_template", "close_template")
 RULE_LISTS = ("classify", "escalate", "notify", "flags")
 
 
+class CheckProblem(NamedTuple):
+    path: KeyPath
+    message: str
+    on_key: bool = False
+    inner_line: int | None = None
+
+
 @dataclass
 class CheckResult:
     """Problems as (key path, message), and what was built on the way (for the loaded policy)."""
 
-    problems: list[tuple[KeyPath, str, bool]] = field(default_factory=list)
+    problems: list[CheckProblem] = field(default_factory=list)
     calendars: dict[str, BusinessCalendar] = field(default_factory=dict)
     templates: dict[str, str] = field(default_factory=dict)
 
-    def add(self, path: KeyPath, message: str, on_key: bool = False) -> None:
-        """A problem with the value at `path`; `on_key` when the mapping key at `path` is the culprit."""
-        self.problems.append((path, message, on_key))
+    def add(self, path: KeyPath, message: str, on_key: bool = False, inner_line: int | None = None) -> None:
+        """A problem with the value at `path`; `on_key` when the mapping key at `path` is the culprit;
+        `inner_line` for a line within a multi-line value (a template)."""
+        self.problems.append(CheckProblem(path, message, on_key, inner_line))
 
 
 def walk(value: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
@@ -77,8 +85,9 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
 
 
 def _unknown(kind: str, name: str, known: list[str], where: str) -> str:
-    listed = ", ".join(known) if known else "none"
-    return f"unknown {kind} {name!r}{_did_you_mean(name, known)}; {where}: {listed}"
+    if not known:
+        return f"unknown {kind} {name!r}; none are defined"
+    return f"unknown {kind} {name!r}{_did_you_mean(name, known)}; {where}: {', '.join(known)}"
 
 
 def _check_calendars(spec: PolicySpec, result: CheckResult) -> None:
@@ -164,6 +173,11 @@ def _check_tiers(spec: PolicySpec, result: CheckResult) -> None:
     for kind, name, path in _references(spec):
         if kind == "tier" and name not in first:
             result.add(path, _unknown("tier", name, known, "tiers are"))
+    for i, escalation in enumerate(spec.escalate):
+        if escalation.from_ and escalation.to in escalation.from_:
+            result.add(
+                ("escalate", i, "to"), f"the rule moves tickets from {escalation.to!r} to the same tier"
+            )
 
 
 def _rule_lists(spec: PolicySpec) -> Iterator[tuple[KeyPath, list[Any]]]:
@@ -214,6 +228,8 @@ def _check_durations(spec: PolicySpec, result: CheckResult) -> None:
             _unknown("calendar", spec.credits.hours, calendars, "calendars are")
             + _define_always(spec.credits.hours),
         )
+    if not spec.scope.jql.strip():
+        result.add(("scope", "jql"), "the JQL query is empty; write one such as: project = CB")
     if spec.scope.sweep_every.is_zero:
         result.add(("scope", "sweep_every"), "the sweep interval must be longer than zero, such as 1m")
     if spec.stale is not None:
@@ -279,13 +295,18 @@ def _check_templates(spec: PolicySpec, base_dir: Path | None, result: CheckResul
         else:
             sources[name] = template
         for problem in template_problems(sources[name]):
-            result.add(("templates", name), f"template {name!r}: {problem}")
+            inline = not isinstance(template, TemplateFile)
+            result.add(
+                ("templates", name),
+                f"template {name!r}: {problem}",
+                inner_line=problem.line if inline else None,
+            )
     result.templates = {name: sources[name] for name in spec.templates if name in sources}
-    known = sorted(sources)
+    known = sorted(set(sources) | set(spec.templates))  # a template whose file is missing is reported once
     for path, value in walk(spec):
         if not isinstance(value, BaseModel):
             continue
         for key in TEMPLATE_KEYS:
             named = getattr(value, key, None)
-            if isinstance(named, str) and named not in sources:
+            if isinstance(named, str) and named not in known:
                 result.add(path + (key,), _unknown("template", named, known, "templates are"))

@@ -143,6 +143,8 @@ class OnViolation(Model):
 
 
 class Validation(Model):
+    """Information a ticket must carry: the `required`/`formats` shorthand, rules, and what to do when it is missing."""
+
     required: Names = Field(default_factory=list)  # shorthand for one rule with id `required`
     formats: dict[str, FieldFormat] = Field(default_factory=dict)
     rules: list[ValidationRule] = Field(default_factory=list)
@@ -324,6 +326,8 @@ class Workflow(Model):
 
 
 class TemplateFile(Model):
+    """A template kept in its own file, relative to the policy file: `{file: templates/feedback.j2}`."""
+
     file: str
 
 
