@@ -203,8 +203,7 @@ class InboxWorkers:
         return DONE
 
     def _failed(self, event: Any, exc: Exception) -> str:
-        attempt = int(getattr(event, "attempts", 0) or 0)
-        attempt = max(attempt, 1)
+        attempt = int(event.attempts) + 1  # the store counts failed attempts; this one is the next
         error = f"{type(exc).__name__}: {exc}"[:1000]
         if getattr(exc, "retryable", True) is False or attempt >= self.max_attempts:
             self.store.inbox_dead(event.id, error)
