@@ -134,6 +134,10 @@ class InboxWorkers:
         self._threads = [t for t in self._threads if t.is_alive()]
         log.info("inbox_workers_stopped still_running=%d", len(self._threads))
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def alive(self) -> int:
         return sum(1 for t in self._threads if t.is_alive())
 
