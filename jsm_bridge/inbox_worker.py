@@ -68,7 +68,7 @@ def is_not_found(exc: BaseException) -> bool:
 
 def backoff_delay(attempt: int, first: timedelta, longest: timedelta) -> timedelta:
     """Delay before retry number `attempt` (1-based): first, 2*first, 4*first, ... capped at longest."""
-    return min(first * (2 ** max(attempt - 1, 0)), longest)
+    return min(first * (1 << min(max(attempt - 1, 0), 20)), longest)  # capped: no overflow
 
 
 class InboxWorkers:
