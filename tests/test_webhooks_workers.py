@@ -20,10 +20,25 @@ from webhooks import ReceiverConfig, create_app, shutdown
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
+class FakeGateway:
+    """Answers `id = N` searches from a table of issue ids to keys, as Jira's search would."""
+
+    def __init__(self, keys: dict[str, str]) -> None:
+        self.keys = keys
+        self.queries: list[str] = []
+
+    def search(self, jql: str, fields: list[str], page_size: int) -> Iterator[dict[str, str]]:
+        self.queries.append(jql)
+        issue_id = jql.removeprefix("id = ")
+        if issue_id in self.keys:
+            yield {"id": issue_id, "key": self.keys[issue_id]}
+
+
 class FakeProcessor:
     """Stands in for TicketProcessor: policies by project key, scripted failures, calls recorded."""
 
     def __init__(self, policies: dict[str | None, str] | None = None) -> None:
+        self.gateway = FakeGateway({"10100": "SUP-7"})
         self.policies = {"CB": "capital-bytes", "SUP": "support"} if policies is None else policies
         self.calls: list[tuple[str, str]] = []
         self.scope_questions: list[tuple[str, str | None]] = []
@@ -97,15 +112,27 @@ def test_a_stored_event_is_processed_under_its_policy_and_marked_done(
     assert store.inbox_get(event_id).state == "done"  # type: ignore[union-attr]
 
 
-def test_an_issue_named_by_id_asks_for_its_policy_without_a_project(
+def test_an_issue_named_only_by_id_is_looked_up_by_id_then_processed_by_key(
     store: Store, processor: FakeProcessor, clock: ManualClock
 ) -> None:
-    processor.policies[None] = "support"
     add(store, clock, "10100", "comment_created")
     workers(store, processor, clock).run_once()
 
-    assert processor.scope_questions == [("10100", None)]
-    assert processor.calls == [("10100", "support")]
+    assert processor.gateway.queries == ["id = 10100"]
+    assert processor.scope_questions == [("SUP-7", "SUP")]
+    assert processor.calls == [("SUP-7", "support")]
+
+
+def test_an_issue_id_jira_does_not_know_is_logged_and_done(
+    store: Store, processor: FakeProcessor, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    event_id = add(store, clock, "99999", "comment_deleted")
+    workers(store, processor, clock).run_once()
+
+    assert processor.calls == []
+    assert store.inbox_get(event_id).state == "done"  # type: ignore[union-attr]
+    assert "ignored: issue not found issue=99999" in caplog.text
 
 
 def test_an_issue_outside_every_policy_is_logged_and_done_without_processing(
