@@ -9,7 +9,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -35,6 +35,8 @@ class Processor(Protocol):
     """What the workers need of jsm_bridge.process.TicketProcessor (tests pass a fake)."""
 
     def policy_for(self, issue_key: str, project_key: str | None) -> Any | None: ...
+
+    # Optional: a `gateway` with search(jql, fields, page_size), to find a key from an issue id.
 
     def process(self, key: str, policy: Any) -> Any: ...
 
@@ -68,7 +70,7 @@ def is_not_found(exc: BaseException) -> bool:
 
 def backoff_delay(attempt: int, first: timedelta, longest: timedelta) -> timedelta:
     """Delay before retry number `attempt` (1-based): first, 2*first, 4*first, ... capped at longest."""
-    return min(first * (2 ** max(attempt - 1, 0)), longest)
+    return min(first * (1 << min(max(attempt - 1, 0), 20)), longest)  # capped: no overflow
 
 
 class InboxWorkers:
@@ -134,6 +136,10 @@ class InboxWorkers:
         self._threads = [t for t in self._threads if t.is_alive()]
         log.info("inbox_workers_stopped still_running=%d", len(self._threads))
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def alive(self) -> int:
         return sum(1 for t in self._threads if t.is_alive())
 
@@ -186,14 +192,18 @@ class InboxWorkers:
         return outcome
 
     def _process(self, event: Any) -> str:
-        key = event.issue_key
-        if not key:
+        reference = event.issue_key
+        if not reference:
             log.info("ignored: no issue event=%s type=%s", event.id, event.event_type)
             return SKIPPED
         if event.event_type == ISSUE_DELETED:
-            self._forget(key)
-            log.info("inbox_forgotten issue=%s event=%s reason=issue deleted", key, event.id)
+            self._forget(reference)
+            log.info("inbox_forgotten issue=%s event=%s reason=issue deleted", reference, event.id)
             return FORGOTTEN
+        key = self._issue_key(reference)
+        if key is None:
+            log.info("ignored: issue not found issue=%s event=%s", reference, event.id)
+            return SKIPPED
         policy = self.processor.policy_for(key, project_of(key))
         if policy is None:
             log.info("ignored: outside scope issue=%s event=%s", key, event.id)
@@ -203,8 +213,7 @@ class InboxWorkers:
         return DONE
 
     def _failed(self, event: Any, exc: Exception) -> str:
-        attempt = int(getattr(event, "attempts", 0) or 0)
-        attempt = max(attempt, 1)
+        attempt = int(event.attempts) + 1  # the store counts failed attempts; this one is the next
         error = f"{type(exc).__name__}: {exc}"[:1000]
         if getattr(exc, "retryable", True) is False or attempt >= self.max_attempts:
             self.store.inbox_dead(event.id, error)
@@ -227,6 +236,19 @@ class InboxWorkers:
             error,
         )
         return RETRY
+
+    def _issue_key(self, reference: str) -> str | None:
+        """The issue key for a reference: a key as it is; an issue id (Data Center comment events name
+        only the id) looked up with `id = N` through the processor's gateway."""
+        if _ISSUE_KEY.match(reference):
+            return reference
+        gateway = getattr(self.processor, "gateway", None)
+        if not reference.isdigit() or gateway is None:
+            return None
+        for issue in gateway.search(f"id = {reference}", ["key"], 1):
+            key = issue.get("key") if isinstance(issue, Mapping) else getattr(issue, "key", None)
+            return str(key) if key else None
+        return None
 
     def _forget(self, key: str | None) -> None:
         forget = getattr(self.store, "cache_forget", None)

@@ -511,17 +511,35 @@ class Store:
             sa.and_(inbox.c.state == "processing", inbox.c.lease_until <= now),
         )
         with self._write() as conn:
-            query = sa.select(inbox.c.id).where(due).order_by(inbox.c.id).limit(limit)
+            query = (
+                sa.select(inbox.c.id, inbox.c.state, inbox.c.holder)
+                .where(due)
+                .order_by(inbox.c.id)
+                .limit(limit)
+            )
             if self.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            ids = [row.id for row in conn.execute(query)]
-            if not ids:
+            found = conn.execute(query).all()
+            if not found:
                 return []
+            ids = [row.id for row in found]
             conn.execute(
                 inbox.update()
                 .where(inbox.c.id.in_(ids))
                 .values(state="processing", holder=worker, lease_until=now + lease, updated_at=now)
             )
+            # A lease that ran out means its worker died or hung on this event: count that as an
+            # attempt, so an event that kills workers ends up dead instead of looping for ever.
+            for row in found:
+                if row.state == "processing":
+                    conn.execute(
+                        inbox.update()
+                        .where(inbox.c.id == row.id)
+                        .values(
+                            attempts=inbox.c.attempts + 1,
+                            error=f"lease of worker {row.holder} ran out before it finished",
+                        )
+                    )
             rows = conn.execute(sa.select(inbox).where(inbox.c.id.in_(ids)).order_by(inbox.c.id))
             return [_inbox_event(row) for row in rows]
 

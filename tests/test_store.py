@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -132,7 +135,22 @@ def test_migrated_schema_matches_the_models(store: Store) -> None:
     assert differences == []
 
 
-def test_two_processes_migrating_at_once_both_succeed(open_store: Callable[[], Store]) -> None:
+def test_separate_processes_migrating_at_once_all_succeed(url: str) -> None:
+    script = "import sys; from jsm_bridge.store import Store; Store(sys.argv[1]).migrate()"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    children = [
+        subprocess.Popen([sys.executable, "-c", script, url], env=env, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    for child in children:
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err.decode()
+    store = Store(url)
+    assert store.schema_revision() == head_revision()
+    store.close()
+
+
+def test_threads_migrating_at_once_all_succeed(open_store: Callable[[], Store]) -> None:
     stores = [open_store(), open_store(), open_store()]
     run_together(3, lambda i: stores[i].migrate())
     assert all(s.schema_revision() == head_revision() for s in stores)
@@ -241,6 +259,15 @@ def test_an_event_whose_lease_expired_is_claimed_by_another_worker(store: Store,
     (second,) = store.inbox_claim("w2")
     assert second.id == first.id
     assert second.holder == "w2"
+
+
+def test_a_lease_that_ran_out_counts_as_an_attempt(store: Store, clock: ManualClock) -> None:
+    store.inbox_add(entry())
+    store.inbox_claim("w1", lease=timedelta(seconds=60))
+    clock.advance(timedelta(seconds=61))
+    (event,) = store.inbox_claim("w2")
+    assert event.attempts == 1
+    assert event.error == "lease of worker w1 ran out before it finished"
 
 
 def test_retry_counts_the_attempt_and_waits_until_the_given_time(store: Store, clock: ManualClock) -> None:

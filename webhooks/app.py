@@ -67,7 +67,9 @@ def create_app(config: ReceiverConfig | Mapping[str, Any]) -> Flask:
     if not isinstance(config, ReceiverConfig):
         config = ReceiverConfig.from_mapping(config)
     app = Flask("webhooks")
-    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    # One byte more than the limit: werkzeug stops reading a chunked body there (without raising), and
+    # the receiver refuses any body longer than the limit itself.
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes + 1
     state = ReceiverState(config)
     app.extensions["jsm_bridge"] = state
 

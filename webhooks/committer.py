@@ -117,24 +117,9 @@ class GroupCommitter:
                 return
 
     def _commit(self, batch: list[_Slot]) -> None:
-        # The same delivery twice in one batch (a retry racing its original) is stored once: the store
-        # dedupes across transactions, this dedupes within one.
-        unique: list[_Slot] = []
-        firsts: dict[tuple[str, str], _Slot] = {}
-        repeats: list[_Slot] = []
-        for slot in batch:
-            entry = slot.entry
-            keys = [("h", entry.content_hash)]
-            if entry.delivery_id:
-                keys.append(("d", entry.delivery_id))
-            if any(k in firsts for k in keys):
-                repeats.append(slot)
-                continue
-            for k in keys:
-                firsts[k] = slot
-            unique.append(slot)
+        # The store dedupes within the batch too, so a retry racing its original is stored once.
         try:
-            results = self._store.inbox_add_many([slot.entry for slot in unique])
+            results = self._store.inbox_add_many([slot.entry for slot in batch])
         except Exception as exc:  # the whole transaction failed: every request in it answers 503
             log.warning("inbox_commit_failed batch=%d error=%s", len(batch), type(exc).__name__)
             for slot in batch:
@@ -142,10 +127,7 @@ class GroupCommitter:
                 slot.done.set()
             return
         self.batches += 1
-        self.entries += len(unique)
-        for slot, stored in zip(unique, results, strict=True):
+        self.entries += len(batch)
+        for slot, stored in zip(batch, results, strict=True):
             slot.stored = bool(stored)
-            slot.done.set()
-        for slot in repeats:
-            slot.stored = False
             slot.done.set()

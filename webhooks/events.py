@@ -23,7 +23,7 @@ DATA_CENTER = "datacenter"
 
 _ISSUE_KEY = re.compile(r"^([A-Z][A-Z0-9_]*)-\d+$")
 # A comment's `self`: .../rest/api/2/issue/<issue id>/comment/<comment id> (v2 or v3, any context path).
-_COMMENT_SELF = re.compile(r"/rest/api/(?:2|3|latest)/issue/([^/]+)/comment/[^/?#]+/?(?:[?#].*)?$")
+_COMMENT_SELF = re.compile(r"/rest/api/(?:2|3|latest)/issue/([A-Za-z0-9_-]+)/comment/[^/?#]+/?(?:[?#].*)?$")
 
 
 class PayloadError(ValueError):

@@ -55,7 +55,9 @@ def receive() -> Response:
     length = request.content_length
     if length is not None and length > state.config.max_body_bytes:
         return refuse(state, 413, "too_large", f"body is larger than {state.config.max_body_bytes} bytes")
-    body = request.get_data(cache=False)  # werkzeug enforces the limit on bodies without Content-Length
+    body = request.get_data(cache=False)  # at most max_body_bytes + 1 bytes (see create_app)
+    if len(body) > state.config.max_body_bytes:
+        return refuse(state, 413, "too_large", f"body is larger than {state.config.max_body_bytes} bytes")
 
     if state.secret is not None:
         try:
@@ -81,7 +83,7 @@ def receive() -> Response:
 
     if isinstance(outcome, events.Ignored):
         metrics.ignored.inc()
-        log.info("webhook_ignored event=%s reason=%s", outcome.event[:64], outcome.reason)
+        log.info("ignored: %s event=%s", outcome.reason, outcome.event[:64])
         return Response(
             json.dumps({"status": "ignored", "reason": outcome.reason}),
             status=202,
