@@ -561,7 +561,7 @@ class JiraGateway:
             return 0.0  # the site budget holds the next attempt until Retry-After has passed
         # Exponential backoff with jitter, so that workers retrying together spread out.
         initial = self.config.backoff_initial
-        backoff = min(self.config.backoff_max, initial * 2 ** (state.attempt_number - 1))
+        backoff: float = min(self.config.backoff_max, initial * 2.0 ** (state.attempt_number - 1))
         return backoff + random.uniform(0, initial)
 
     def _log_retry(self, state: RetryCallState) -> None:
