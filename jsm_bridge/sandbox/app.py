@@ -187,9 +187,8 @@ class SandboxApp:
     def dispatch(self, request: Request, user: str) -> Response:
         adapter = URL_MAP.bind_to_environ(request.environ)
         endpoint, values = adapter.match()
-        version = values.pop("version", "2")
-        if version is not None:
-            values["version"] = 3 if version == "3" else 2
+        if "version" in values:
+            values["version"] = 3 if values["version"] == "3" else 2
         handler: Handler = getattr(self, f"on_{endpoint}")
         return handler(request, user, **values)
 

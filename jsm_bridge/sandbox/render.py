@@ -5,6 +5,7 @@ One place knows the shapes; the routes and the webhook sender both call it."""
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -211,40 +212,53 @@ class Renderer:
         }
 
     # --- issues ------------------------------------------------------------------------------
-    def issue_fields(self, issue: Issue, project_name: str, project_id: int, version: int) -> dict[str, Any]:
+    def issue_fields(
+        self, issue: Issue, project_name: str, project_id: int, version: int, names: set[str] | None = None
+    ) -> dict[str, Any]:
+        """The issue's fields as Jira shows them; only `names` (all when None) are rendered."""
+        makers = self._field_makers(issue, project_name, project_id, version)
+        return {name: make() for name, make in makers.items() if names is None or name in names}
+
+    def _field_makers(
+        self, issue: Issue, project_name: str, project_id: int, version: int
+    ) -> dict[str, Callable[[], Any]]:
+        # Rendering is deferred so a search asking for three fields renders three, not thirty.
         f = issue.fields
-        description = f.get("description")
-        fields: dict[str, Any] = {
-            "summary": f.get("summary"),
-            "description": to_adf(description) if version == 3 else description,
-            "issuetype": self.issuetype(f.get("issuetype") or "Service Request"),
-            "project": self.project(issue.project, project_name, project_id),
-            "status": self.status(issue.status),
-            "priority": self.priority(f.get("priority")),
-            "labels": list(f.get("labels") or []),
-            "reporter": self.user(f.get("reporter")),
-            "creator": self.user(f.get("creator") or f.get("reporter")),
-            "assignee": self.user(f.get("assignee")),
-            "created": jira_time(issue.created),
-            "updated": jira_time(issue.updated),
-            "resolution": self.resolution(f.get("resolution")),
-            "resolutiondate": jira_time(f.get("resolutiondate")),
-            "duedate": None,
-            "components": [],
-            "fixVersions": [],
-            "versions": [],
-            "issuelinks": [],
-            "subtasks": [],
-            "attachment": [],
-            "comment": self.comment_page(issue, issue.comments, 0, max(len(issue.comments), 1), version),
+
+        def description() -> Any:
+            return to_adf(f.get("description")) if version == 3 else f.get("description")
+
+        makers: dict[str, Callable[[], Any]] = {
+            "summary": lambda: f.get("summary"),
+            "description": description,
+            "issuetype": lambda: self.issuetype(f.get("issuetype") or "Service Request"),
+            "project": lambda: self.project(issue.project, project_name, project_id),
+            "status": lambda: self.status(issue.status),
+            "priority": lambda: self.priority(f.get("priority")),
+            "labels": lambda: list(f.get("labels") or []),
+            "reporter": lambda: self.user(f.get("reporter")),
+            "creator": lambda: self.user(f.get("creator") or f.get("reporter")),
+            "assignee": lambda: self.user(f.get("assignee")),
+            "created": lambda: jira_time(issue.created),
+            "updated": lambda: jira_time(issue.updated),
+            "resolution": lambda: self.resolution(f.get("resolution")),
+            "resolutiondate": lambda: jira_time(f.get("resolutiondate")),
+            "duedate": lambda: None,
+            "components": list,
+            "fixVersions": list,
+            "versions": list,
+            "issuelinks": list,
+            "subtasks": list,
+            "attachment": list,
+            "comment": lambda: self.comment_page(issue, issue.comments, 0, max(len(issue.comments), 1), version),
         }
         for definition in self.catalog.custom_fields:
             value = f.get(definition.id)
             if definition.kind == "textarea" and version == 3:
-                fields[definition.id] = to_adf(value) if value is not None else None
+                makers[definition.id] = lambda v=value: to_adf(v) if v is not None else None
             else:
-                fields[definition.id] = self.custom_value(definition.id, value, issue)
-        return fields
+                makers[definition.id] = lambda d=definition.id, v=value: self.custom_value(d, v, issue)
+        return makers
 
     def issue(
         self,
@@ -258,8 +272,9 @@ class Renderer:
     ) -> dict[str, Any]:
         """One issue; `wanted` is the `fields=` selection already parsed (None means the default)."""
         expand = expand or set()
-        all_fields = self.issue_fields(issue, project_name, project_id, version)
-        selected = select_fields(all_fields, wanted, default_fields)
+        makers = self._field_makers(issue, project_name, project_id, version)
+        names = select_fields(list(makers), wanted, default_fields)
+        selected = None if names is None else {name: makers[name]() for name in makers if name in names}
         body: dict[str, Any] = {
             "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
             "id": str(issue.id),
@@ -296,8 +311,9 @@ class Renderer:
 
     def comment_issue(self, issue: Issue, project_name: str, project_id: int) -> dict[str, Any]:
         """The slim issue Cloud puts in comment events."""
-        full = self.issue_fields(issue, project_name, project_id, 2)
-        slim = {k: full[k] for k in ("summary", "issuetype", "project", "assignee", "priority", "status")}
+        slim = self.issue_fields(
+            issue, project_name, project_id, 2, {"summary", "issuetype", "project", "assignee", "priority", "status"}
+        )
         return {"id": str(issue.id), "self": self.api(f"issue/{issue.id}"), "key": issue.key, "fields": slim}
 
     # --- changelog ---------------------------------------------------------------------------
@@ -394,8 +410,10 @@ def parse_field_list(text: str | list[str] | None) -> set[str] | None:
     return {item.strip() for item in items if item.strip()}
 
 
-def select_fields(all_fields: dict[str, Any], wanted: set[str] | None, default: str) -> dict[str, Any] | None:
-    """Jira's `fields` selection: names, `*all`, `*navigable`, `-name` exclusions. None means no fields."""
+def select_fields(all_fields: list[str], wanted: set[str] | None, default: str) -> set[str] | None:
+    """Jira's `fields` selection (names, `*all`, `*navigable`, `-name` exclusions) over the field names.
+
+    None means no fields at all (the Cloud search default)."""
     if wanted is None:
         wanted = {default}
     if not wanted:
@@ -406,7 +424,7 @@ def select_fields(all_fields: dict[str, Any], wanted: set[str] | None, default: 
     if "*navigable" in wanted:
         included |= set(all_fields) - NON_NAVIGABLE
     included |= {name for name in wanted if name in all_fields}
-    included -= {name[1:] for name in wanted if name.startswith("-")}
-    if not included and all(name.startswith("-") for name in wanted):
-        included = set(all_fields) - {name[1:] for name in wanted}
-    return {name: value for name, value in all_fields.items() if name in included}
+    excluded = {name[1:] for name in wanted if name.startswith("-")}
+    if not included and excluded and all(name.startswith("-") for name in wanted):
+        included = set(all_fields)
+    return included - excluded

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from types import TracebackType
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from jsm_bridge.clock import ManualClock, SystemClock
 from jsm_bridge.sandbox.app import SandboxApp
@@ -21,6 +21,13 @@ from jsm_bridge.sandbox.storage import MemoryStorage, SqliteStorage, Storage
 from jsm_bridge.sandbox.webhooks import WebhookSender
 
 FLAVORS = (CLOUD, DATACENTER)
+
+
+class QuietHandler(WSGIRequestHandler):
+    """werkzeug's handler without its per-request access log (the sandbox logs requests itself)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
 
 
 class SandboxServer:
@@ -79,19 +86,25 @@ class SandboxServer:
         self.injector.configure(faults)
 
     def start(self) -> SandboxServer:
-        self._server = make_server(self.host, self.port, self.app, threaded=True)
+        self._server = make_server(
+            self.host, self.port, self.app, threaded=True, request_handler=QuietHandler
+        )
         self.port = self._server.server_port
         self.url = f"http://{self.host}:{self.port}"
         self.renderer.base_url = self.url
         self.sender.start()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="sandbox-http", daemon=True
+        )
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (the CLI's foreground mode)."""
         if self._server is None:
-            self._server = make_server(self.host, self.port, self.app, threaded=True)
+            self._server = make_server(
+                self.host, self.port, self.app, threaded=True, request_handler=QuietHandler
+            )
             self.port = self._server.server_port
             self.url = f"http://{self.host}:{self.port}"
             self.renderer.base_url = self.url

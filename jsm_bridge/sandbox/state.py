@@ -90,7 +90,7 @@ class SandboxState:
         self.listeners: list[Listener] = []
         self.version = 0  # bumped on every change to an issue; keys the search cache
         self._counters = _Counters()
-        self._search_cache: dict[str, tuple[int, list[Issue]]] = {}
+        self._search_cache: dict[str, tuple[tuple[int, datetime], list[Issue]]] = {}
         for key, name in catalog.projects.items():
             self._project(key, name)
         self._load()
@@ -192,17 +192,17 @@ class SandboxState:
 
     # --- search ------------------------------------------------------------------------------
     def search(self, query: Query) -> list[Issue]:
-        """Matching issues in the query's order; cached until the next change."""
+        """Matching issues in the query's order; cached until the next change or the clock moves."""
         with self.lock:
-            cached = self._search_cache.get(query.text)
-            if cached and cached[0] == self.version:
-                return cached[1]
             now = self.now()
+            cached = self._search_cache.get(query.text)
+            if cached and cached[0] == (self.version, now):
+                return cached[1]
             matching = [issue for issue in self.issues.values() if query.matches(issue, now)]
             result = query.sort(matching, self.catalog)
             if len(self._search_cache) > 64:
                 self._search_cache.clear()
-            self._search_cache[query.text] = (self.version, result)
+            self._search_cache[query.text] = ((self.version, now), result)
             return result
 
     # --- field input -------------------------------------------------------------------------
