@@ -317,6 +317,7 @@ def _classify(ctx: Context) -> Outcome:
 class Problem:
     field: str
     message: str
+    rule: str = "required"
 
 
 @lru_cache(maxsize=256)
@@ -329,7 +330,7 @@ def problems(rule: ValidationRule, ticket: Ticket) -> list[Problem]:
     found: list[Problem] = []
     for name in rule.required:
         if is_empty(ticket.field_value(name)):
-            found.append(Problem(name, f"{name} is missing"))
+            found.append(Problem(name, f"{name} is missing", rule.id))
     for name, fmt in rule.formats.items():
         value = ticket.field_value(name)
         if is_empty(value):
@@ -343,7 +344,7 @@ def problems(rule: ValidationRule, ticket: Ticket) -> list[Problem]:
         elif fmt.min_length is not None and len(text) < fmt.min_length:
             wrong = f"{name} must be at least {fmt.min_length} characters"
         if wrong is not None:
-            found.append(Problem(name, f"{name}: {fmt.message}" if fmt.message else wrong))
+            found.append(Problem(name, f"{name}: {fmt.message}" if fmt.message else wrong, rule.id))
     return found
 
 
@@ -361,11 +362,16 @@ def _asked(ctx: Context, prefix: str) -> set[str]:
 def _validate(ctx: Context) -> Outcome:
     out = Outcome()
     validation = ctx.policy.spec.validate_
-    if validation is None or ctx.resolved:
+    if validation is None:
         return out
+    rules = validation.all_rules()
+    for rule in rules:
+        if rule.before:
+            out.actions.extend(_enforce_before(ctx, rule))
+    if ctx.resolved or out.actions:
+        return out  # nothing is asked of the customer on a resolved ticket
     ticket = ctx.ticket
     state = ticket if "updated" in validation.check_on else ctx.creation_state()
-    rules = validation.all_rules()
     found: list[Problem] = []
     for rule in rules:
         if not rule.before and rule.when.matches(state):
@@ -376,21 +382,22 @@ def _validate(ctx: Context) -> Outcome:
     new = [p for p in found if p.field not in asked]
     if new:
         key = prefix + "|".join(sorted(p.field for p in new))
+        rule_id = new[0].rule
         reason = "Asked the customer for what is missing or wrong: " + "; ".join(p.message for p in new)
         if on_missing.comment is not None:
             out.actions.append(
                 ctx.comment_from(
-                    on_missing.comment, key, "required", "validate", reason, problems=[p.message for p in new]
+                    on_missing.comment, key, rule_id, "validate", reason, problems=[p.message for p in new]
                 )
             )
         if on_missing.label and on_missing.label not in ticket.labels:
             out.actions.append(
-                Label(**ctx.common(f"{key}:label", "required", reason), add=(on_missing.label,))
+                Label(**ctx.common(f"{key}:label", rule_id, reason), add=(on_missing.label,))
             )
         if on_missing.transition and not _in(ticket.status, [on_missing.transition]):
             out.actions.append(
                 Transition(
-                    **ctx.common(f"{key}:transition", "required", reason), status=on_missing.transition
+                    **ctx.common(f"{key}:transition", rule_id, reason), status=on_missing.transition
                 )
             )
     elif not found and asked:
@@ -408,9 +415,6 @@ def _validate(ctx: Context) -> Outcome:
                         Transition(**ctx.common(f"{key}:transition", "required", reason), status=back)
                     )
             out.actions.append(ctx.comment(key, "required", "validate", reason, "missing-info-fixed", True))
-    for rule in rules:
-        if rule.before:
-            out.actions.extend(_enforce_before(ctx, rule))
     return out
 
 
@@ -771,8 +775,8 @@ Handler = Callable[[Context], Outcome]
 HANDLERS: dict[str, Handler] = {
     "flags": _flags,
     "classify": _classify,
-    "validate": _validate,
     "acknowledge": _acknowledge,
+    "validate": _validate,
     "escalate": _escalate,
     "notify": _notify,
     "updates": _updates,

@@ -347,6 +347,74 @@ def action_json(action: Action) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------------
+# expectations (the table-driven scenario tests)
+EXPECT_KEYS = ("at", "key", "action", "rule", "params")
+
+
+def expectation(action: Action, with_bodies: bool = False) -> dict[str, Any]:
+    """An action as an `expect:` entry; comment bodies are left out unless asked for (they are long)."""
+    data = action.to_dict()
+    params = dict(data["params"])
+    if not with_bodies:
+        params.pop("body", None)
+        params.pop("effects", None)
+    return {"at": data["at"], "key": data["key"], "action": data["action"], "rule": data["rule"], "params": params}
+
+
+def _subset(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, Mapping):
+        return isinstance(actual, Mapping) and all(
+            k in actual and _subset(v, actual[k]) for k, v in expected.items()
+        )
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(_subset(e, a) for e, a in zip(expected, actual, strict=True))
+    return bool(expected == actual)
+
+
+def _same_instant(expected: Any, actual: str) -> bool:
+    try:
+        when = expected if isinstance(expected, datetime) else datetime.fromisoformat(str(expected))
+        return when == datetime.fromisoformat(actual)
+    except ValueError:
+        return False
+
+
+def _matches(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> bool:
+    return (
+        _same_instant(expected.get("at"), actual["at"])
+        and all(expected.get(k) == actual[k] for k in ("key", "action", "rule"))
+        and _subset(expected.get("params") or {}, actual["params"])
+    )
+
+
+def _line(entry: Mapping[str, Any]) -> str:
+    at = entry.get("at")
+    at_text = at.isoformat() if isinstance(at, datetime) else str(at)
+    params = json.dumps(entry.get("params") or {}, sort_keys=True, default=str, ensure_ascii=False)
+    return f"{at_text} {entry.get('key')} {entry.get('action')} [{entry.get('rule')}] {params}"
+
+
+def expectation_diff(expected: Sequence[Mapping[str, Any]], actions: Sequence[Action]) -> str | None:
+    """None when the actions are exactly the expected timeline (params as subsets), else a readable diff."""
+    actual = [a.to_dict() for a in actions]
+    if len(expected) == len(actual) and all(_matches(e, a) for e, a in zip(expected, actual, strict=True)):
+        return None
+    import difflib
+
+    shown_actual = []
+    for i, a in enumerate(actual):
+        # Show an actual entry in the expected's shape where it matches, so the diff shows real differences.
+        if i < len(expected) and _matches(expected[i], a):
+            shown_actual.append(_line(expected[i]))
+        else:
+            shown_actual.append(_line(expectation(actions[i])))
+    lines = difflib.unified_diff(
+        [_line(e) for e in expected], shown_actual, "expected", "actual", lineterm="", n=2
+    )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------------
 # output
 def _short(text: str, width: int = 70) -> str:
     line = " ".join(text.split())
@@ -397,6 +465,19 @@ def format_timeline(result: Result) -> str:
     return "\n".join(lines)
 
 
+def format_expect(actions: Sequence[Action]) -> str:
+    """The actions as a YAML `expect:` block, one flow mapping a line."""
+    lines = ["expect:"]
+    for action in actions:
+        entry = expectation(action)
+        params = json.dumps(entry["params"], ensure_ascii=False, default=str)
+        lines.append(
+            f"  - {{at: {entry['at']}, key: {entry['key']}, action: {entry['action']}, "
+            f"rule: {entry['rule']}, params: {params}}}"
+        )
+    return "\n".join(lines)
+
+
 def _when(instant: datetime) -> str:
     return instant.strftime("%a %d %b %Y %H:%M %z")
 
@@ -405,7 +486,13 @@ def _when(instant: datetime) -> str:
 # CLI
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", help="scenario file (YAML): policy, until, tickets and their events")
-    parser.add_argument("--json", action="store_true", help="print the actions as a JSON list")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the actions as a JSON list")
+    output.add_argument(
+        "--expect",
+        action="store_true",
+        help="print the timeline as an `expect:` block to paste into the scenario (comment bodies left out)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -416,6 +503,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.json:
         print(json.dumps([action_json(a) for a in result.actions], indent=2, ensure_ascii=False))
+    elif args.expect:
+        print(format_expect(result.actions))
     else:
         print(format_timeline(result))
     return 0
@@ -429,6 +518,9 @@ __all__ = [
     "ScenarioError",
     "action_json",
     "configure",
+    "expectation",
+    "expectation_diff",
+    "format_expect",
     "format_timeline",
     "load_scenario",
     "run",
