@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -25,16 +25,25 @@ TEMPLATE_KEYS = ("template", "remind_template", "close_template")
 RULE_LISTS = ("classify", "escalate", "notify", "flags")
 
 
+class CheckProblem(NamedTuple):
+    path: KeyPath
+    message: str
+    on_key: bool = False
+    inner_line: int | None = None
+
+
 @dataclass
 class CheckResult:
     """Problems as (key path, message), and what was built on the way (for the loaded policy)."""
 
-    problems: list[tuple[KeyPath, str]] = field(default_factory=list)
+    problems: list[CheckProblem] = field(default_factory=list)
     calendars: dict[str, BusinessCalendar] = field(default_factory=dict)
     templates: dict[str, str] = field(default_factory=dict)
 
-    def add(self, path: KeyPath, message: str) -> None:
-        self.problems.append((path, message))
+    def add(self, path: KeyPath, message: str, on_key: bool = False, inner_line: int | None = None) -> None:
+        """A problem with the value at `path`; `on_key` when the mapping key at `path` is the culprit;
+        `inner_line` for a line within a multi-line value (a template)."""
+        self.problems.append(CheckProblem(path, message, on_key, inner_line))
 
 
 def walk(value: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
@@ -68,13 +77,17 @@ def check_policy(spec: PolicySpec, base_dir: Path | None = None) -> CheckResult:
 def _did_you_mean(word: str, choices: list[str]) -> str:
     import difflib
 
+    for choice in choices:
+        if choice.lower() == word.lower():
+            return f" (did you mean {choice!r}?)"
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _unknown(kind: str, name: str, known: list[str], where: str) -> str:
-    listed = ", ".join(known) if known else "none"
-    return f"unknown {kind} {name!r}{_did_you_mean(name, known)}; {where}: {listed}"
+    if not known:
+        return f"unknown {kind} {name!r}; none are defined"
+    return f"unknown {kind} {name!r}{_did_you_mean(name, known)}; {where}: {', '.join(known)}"
 
 
 def _check_calendars(spec: PolicySpec, result: CheckResult) -> None:
@@ -82,7 +95,11 @@ def _check_calendars(spec: PolicySpec, result: CheckResult) -> None:
         try:
             result.calendars[name] = calendar_from_config(name, config)
         except CalendarError as exc:
-            result.add(("calendars", name), f"calendar {name!r}: {exc}")
+            message = str(exc)
+            if not message.startswith(f"calendar {name!r}"):
+                message = f"calendar {name!r}: {message}"
+            inner = getattr(exc, "path", ())  # where inside the calendar's config, when the calendar knows
+            result.add(("calendars", name, *inner), message)
         except (TypeError, AttributeError, ValueError) as exc:
             # a section of the wrong shape (a list where a mapping belongs) fails before CalendarError can
             result.add(
@@ -102,14 +119,7 @@ def _references(spec: PolicySpec) -> Iterator[tuple[str, str, KeyPath]]:
         if isinstance(value, Condition):
             for kind, name, sub in value.references():
                 yield kind, name, path + sub
-    for clock in ("first_response", "resolution"):
-        for key in getattr(spec.targets, clock):
-            if key != "default":
-                yield "priority", key, ("targets", clock, key)
-    if spec.updates is not None:
-        for key in spec.updates.every:
-            if key != "default":
-                yield "priority", key, ("updates", "every", key)
+    yield from _priority_keys(spec)
     for i, rule in enumerate(spec.classify):
         yield "priority", rule.priority, ("classify", i, "priority")
     for i, flag in enumerate(spec.flags):
@@ -126,13 +136,30 @@ def _references(spec: PolicySpec) -> Iterator[tuple[str, str, KeyPath]]:
             yield "tier", name, ("escalate", i, "from", j)
 
 
+def _priority_keys(spec: PolicySpec) -> Iterator[tuple[str, str, KeyPath]]:
+    """Priorities used as keys: per-priority targets and update intervals (`default` is for the rest)."""
+    for clock in ("first_response", "resolution"):
+        for key in getattr(spec.targets, clock):
+            if key != "default":
+                yield "priority", key, ("targets", clock, key)
+    if spec.updates is not None:
+        for key in spec.updates.every:
+            if key != "default":
+                yield "priority", key, ("updates", "every", key)
+
+
 def _check_priorities(spec: PolicySpec, result: CheckResult) -> None:
     known = list(spec.priorities)
     if not known:
         result.add(("priorities",), "a policy needs at least one priority, such as P1: {jira: Highest}")
-    for kind, name, path in _references(spec):
+    as_keys = set(_priority_keys(spec))
+    for reference in _references(spec):
+        kind, name, path = reference
         if kind == "priority" and name not in spec.priorities:
-            result.add(path, _unknown("priority", name, known, "priorities are"))
+            hint = "" if reference not in as_keys else " (or `default` for all other priorities)"
+            result.add(
+                path, _unknown("priority", name, known, "priorities are") + hint, on_key=reference in as_keys
+            )
 
 
 def _check_tiers(spec: PolicySpec, result: CheckResult) -> None:
@@ -146,6 +173,11 @@ def _check_tiers(spec: PolicySpec, result: CheckResult) -> None:
     for kind, name, path in _references(spec):
         if kind == "tier" and name not in first:
             result.add(path, _unknown("tier", name, known, "tiers are"))
+    for i, escalation in enumerate(spec.escalate):
+        if escalation.from_ and escalation.to in escalation.from_:
+            result.add(
+                ("escalate", i, "to"), f"the rule moves tickets from {escalation.to!r} to the same tier"
+            )
 
 
 def _rule_lists(spec: PolicySpec) -> Iterator[tuple[KeyPath, list[Any]]]:
@@ -196,6 +228,8 @@ def _check_durations(spec: PolicySpec, result: CheckResult) -> None:
             _unknown("calendar", spec.credits.hours, calendars, "calendars are")
             + _define_always(spec.credits.hours),
         )
+    if not spec.scope.jql.strip():
+        result.add(("scope", "jql"), "the JQL query is empty; write one such as: project = CB")
     if spec.scope.sweep_every.is_zero:
         result.add(("scope", "sweep_every"), "the sweep interval must be longer than zero, such as 1m")
     if spec.stale is not None:
@@ -261,13 +295,18 @@ def _check_templates(spec: PolicySpec, base_dir: Path | None, result: CheckResul
         else:
             sources[name] = template
         for problem in template_problems(sources[name]):
-            result.add(("templates", name), f"template {name!r}: {problem}")
+            inline = not isinstance(template, TemplateFile)
+            result.add(
+                ("templates", name),
+                f"template {name!r}: {problem}",
+                inner_line=problem.line if inline else None,
+            )
     result.templates = {name: sources[name] for name in spec.templates if name in sources}
-    known = sorted(sources)
+    known = sorted(set(sources) | set(spec.templates))  # a template whose file is missing is reported once
     for path, value in walk(spec):
         if not isinstance(value, BaseModel):
             continue
         for key in TEMPLATE_KEYS:
             named = getattr(value, key, None)
-            if isinstance(named, str) and named not in sources:
+            if isinstance(named, str) and named not in known:
                 result.add(path + (key,), _unknown("template", named, known, "templates are"))

@@ -5,21 +5,31 @@ Exit 0 when every policy is valid; otherwise print `FILE:LINE:COL: KEY.PATH: mes
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from jsm_bridge.policy.loader import Problem, collect_policies
+from jsm_bridge.policy.loader import POLICIES_ENV, Problem, collect_policies
 from jsm_bridge.policy.model import Policy
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("policies", nargs="+", metavar="POLICY", help="policy files or folders of them")
+    parser.add_argument(
+        "policies",
+        nargs="*",
+        metavar="POLICY",
+        help=f"policy files or folders of them (default: the files and folders in {POLICIES_ENV})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    names: list[str] = list(args.policies) or [p for p in os.environ.get(POLICIES_ENV, "").split(":") if p]
+    if not names:
+        print(f"jsm-bridge validate: name policy files or folders, or set {POLICIES_ENV}", file=sys.stderr)
+        return 2
     try:
-        policies, problems = collect_policies(list(args.policies))
+        policies, problems = collect_policies(names)
     except Exception as exc:  # the edge: a bug must not become a traceback for an admin
-        problems = [Problem(str(args.policies[0]), 1, 1, "", f"internal error while validating: {exc!r}")]
+        problems = [Problem(names[0], 1, 1, "", f"internal error while validating: {exc!r}")]
         policies = []
     for policy in policies:
         print(summary(policy))

@@ -155,13 +155,27 @@ def _load(path: Path) -> tuple[Policy, YamlDocument]:
     result = check_policy(spec, path.parent)
     if result.problems:
         problems: list[Problem] = []
-        for key_path, message in result.problems:
-            located, position = document.locate(key_path)
-            problems.append(Problem(file, position.line, position.col, dotted(located), message))
+        for check in result.problems:
+            located, position = document.locate(check.path)
+            line, col = (
+                (position.key_line, position.key_col) if check.on_key else (position.line, position.col)
+            )
+            if check.inner_line is not None and position.block and located == check.path:
+                line, col = _block_line(text, position.line + check.inner_line)
+            problems.append(Problem(file, line, col, dotted(located), check.message))
         problems.sort(key=lambda p: (p.line, p.col))
         raise PolicyError(problems)
     policy = Policy(spec=spec, calendars=result.calendars, templates=TemplateSet(result.templates), path=path)
     return policy, document
+
+
+def _block_line(text: str, line: int) -> tuple[int, int]:
+    """A line inside a block scalar (`|`), and the column where its text starts."""
+    lines = text.splitlines()
+    if not 1 <= line <= len(lines):
+        return line, 1
+    content = lines[line - 1]
+    return line, len(content) - len(content.lstrip()) + 1
 
 
 def _value_at(document: YamlDocument, path: KeyPath) -> tuple[int, int]:
@@ -273,7 +287,8 @@ def _problem(file: str, path: KeyPath, err: dict[str, Any], document: YamlDocume
     if isinstance(cause, ValueError) and isinstance(inner, tuple):
         extra = inner
     located, position = document.locate(path + extra)
-    line, col = (position.key_line, position.key_col) if "[key]" in loc else (position.line, position.col)
+    on_key = "[key]" in loc or (getattr(cause, "on_key", False) and located == path + extra)
+    line, col = (position.key_line, position.key_col) if on_key else (position.line, position.col)
     return Problem(file, line, col, dotted(located), _message(err, path))
 
 

@@ -8,7 +8,7 @@ import difflib
 from collections.abc import Mapping
 from datetime import datetime
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 from jinja2 import meta, nodes
@@ -60,7 +60,17 @@ def builtin_templates() -> dict[str, str]:
     }
 
 
-def template_problems(source: str, known: frozenset[str] = KNOWN_VARIABLES) -> list[str]:
+class TemplateProblem(NamedTuple):
+    """A problem found in a template's text, with its line within the template (1 for the first)."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line} of the template: {self.message}"
+
+
+def template_problems(source: str, known: frozenset[str] = KNOWN_VARIABLES) -> list[TemplateProblem]:
     """What is wrong with a template's text, checked before anything is rendered: syntax, unknown filters,
     variables no comment provides, and attributes starting with `_` (which the sandbox would refuse)."""
     environment = make_environment()
@@ -68,19 +78,21 @@ def template_problems(source: str, known: frozenset[str] = KNOWN_VARIABLES) -> l
         tree = environment.parse(source)
         environment.compile(tree)  # unknown filters and tests are found when compiling
     except jinja2.TemplateSyntaxError as exc:
-        return [f"line {exc.lineno} of the template: {exc.message}"]
+        return [TemplateProblem(exc.lineno, exc.message or "invalid template")]
     problems = []
     for name in sorted(meta.find_undeclared_variables(tree) - known):
         close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        problems.append(f"unknown variable {name!r}{hint}; templates may use {', '.join(sorted(known))}")
+        line = min(n.lineno for n in tree.find_all(nodes.Name) if n.name == name)
+        message = f"unknown variable {name!r}{hint}; templates may use {', '.join(sorted(known))}"
+        problems.append(TemplateProblem(line, message))
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         attribute = node.attr if isinstance(node, nodes.Getattr) else _constant(getattr(node, "arg", None))
         if isinstance(attribute, str) and attribute.startswith("_"):
             problems.append(
-                f"line {node.lineno} of the template: attribute {attribute!r} is not available to templates"
+                TemplateProblem(node.lineno, f"attribute {attribute!r} is not available to templates")
             )
-    return problems
+    return sorted(problems)
 
 
 def _constant(node: nodes.Node | None) -> Any:

@@ -104,6 +104,9 @@ def load_yaml(text: str) -> YamlDocument:
         loader.dispose()
 
 
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
 class _Builder:
     """Turns the composed node tree into data, recording positions and refusing duplicate keys."""
 
@@ -130,6 +133,10 @@ class _Builder:
         return value
 
     def _build(self, node: yaml.Node, path: KeyPath) -> Any:
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
+            line, col = _at(node.start_mark)
+            self.problems.append(YamlProblem(line, col, path, f"unsupported tag {node.tag!r}"))
+            return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
