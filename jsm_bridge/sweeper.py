@@ -138,6 +138,8 @@ class Sweeper:
         self.last_swept: dict[str, datetime] = {}  # clock time of each policy's last finished sweep
         self._sweeping = {name: threading.Lock() for name in self.policies}
         self._recently_due: dict[str, datetime] = {}
+        # Set on shutdown: a sweep stops after the ticket it is on; the next sweep finds the rest.
+        self.stop = threading.Event()
 
     # -- sweeping -----------------------------------------------------------------------------------
 
@@ -163,6 +165,9 @@ class Sweeper:
         horizon = report.started + sweep_every(policy) * 2
         try:
             for found in self.search(sweep_jql(policy), policy, self.page_size):
+                if self.stop.is_set():
+                    report.error = "stopped: shutting down"
+                    break
                 report.tickets += 1
                 self._consider(found, policy, horizon, report)
                 if progress is not None:
@@ -230,6 +235,8 @@ class Sweeper:
         now = self.clock.now()
         count = 0
         for key, policy_name in self.store.cache_due(now):
+            if self.stop.is_set():
+                break
             policy = self.policies.get(policy_name)
             if policy is None:
                 log.info("ignored: due ticket of an unknown policy ticket=%s policy=%s", key, policy_name)
