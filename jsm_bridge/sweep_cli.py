@@ -15,7 +15,9 @@ _VERB = {"done": "done", "planned": "would", "skipped": "skipped", "failed": "FA
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--once", action="store_true", help="sweep once and exit (serve sweeps on a schedule)")
+    parser.add_argument(
+        "--once", action="store_true", help="sweep once and exit (serve sweeps on a schedule)"
+    )
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -53,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def print_report(report: SweepReport, *, dry_run: bool, quiet: bool = False, out: TextIO | None = None) -> None:
+def print_report(
+    report: SweepReport, *, dry_run: bool, quiet: bool = False, out: TextIO | None = None
+) -> None:
     """One summary line per policy, then one line per action: ticket, outcome, kind, rule, reason."""
     stream = out or sys.stdout
     if getattr(stream, "isatty", lambda: False)():

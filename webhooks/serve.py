@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from jsm_bridge.runtime import ConfigurationError, Runtime
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per due-check each second is noise
     # Fail before forking when the configuration is wrong, with a message that says what to fix.
     try:
         Runtime.from_env().store.migrate()
