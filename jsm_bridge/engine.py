@@ -403,14 +403,10 @@ def _validate(ctx: Context) -> Outcome:
                 )
             )
         if on_missing.label and on_missing.label not in ticket.labels:
-            out.actions.append(
-                Label(**ctx.common(f"{key}:label", rule_id, reason), add=(on_missing.label,))
-            )
+            out.actions.append(Label(**ctx.common(f"{key}:label", rule_id, reason), add=(on_missing.label,)))
         if on_missing.transition and not _in(ticket.status, [on_missing.transition]):
             out.actions.append(
-                Transition(
-                    **ctx.common(f"{key}:transition", rule_id, reason), status=on_missing.transition
-                )
+                Transition(**ctx.common(f"{key}:transition", rule_id, reason), status=on_missing.transition)
             )
     elif not found and asked:
         key = f"{ctx.key}:fixed:" + "|".join(sorted(asked))
@@ -766,7 +762,13 @@ def _credits(ctx: Context) -> Outcome:
     }
     out.actions.append(
         ctx.comment_from(
-            credits.comment, key, credits.id, "credits", reason, credit=credit, clock=clock_data(clock, ctx.policy)
+            credits.comment,
+            key,
+            credits.id,
+            "credits",
+            reason,
+            credit=credit,
+            clock=clock_data(clock, ctx.policy),
         )
     )
     if credits.field:

@@ -47,7 +47,18 @@ def settle(t: Ticket, policy: Policy, now: datetime) -> Ticket:
 
 
 def test_every_rule_kind_of_the_policy_language_has_a_handler():
-    sections = {"flags", "classify", "validate", "acknowledge", "escalate", "notify", "updates", "stale", "feedback", "credits"}
+    sections = {
+        "flags",
+        "classify",
+        "validate",
+        "acknowledge",
+        "escalate",
+        "notify",
+        "updates",
+        "stale",
+        "feedback",
+        "credits",
+    }
     assert set(HANDLERS) == sections
     assert sections <= set(PolicySpec.model_fields) | {"validate"}
 
@@ -131,7 +142,9 @@ def test_classification_on_creation_does_not_override_a_person(full):
     t = ticket(fields={"Users affected": "All users", "Organisation": "A", "Business impact": "B"})
     assert any(isinstance(a, SetPriority) for a in decide(t, full, MON).actions)
     changed = t.with_change(MON + timedelta(minutes=5), "priority", "P4", author="agent-1")
-    assert not any(isinstance(a, SetPriority) for a in decide(changed, full, MON + timedelta(minutes=6)).actions)
+    assert not any(
+        isinstance(a, SetPriority) for a in decide(changed, full, MON + timedelta(minutes=6)).actions
+    )
 
 
 def test_classification_on_update_only_ever_raises(full):
@@ -148,7 +161,9 @@ def test_missing_information_is_never_asked_for_twice(full):
         "CB-1:missing:Business impact:label",
         "CB-1:missing:Business impact:transition",
     ]
-    t = t.with_comment(Comment(at=MON + timedelta(hours=1), author="alice", role="customer", public=True, body="?"))
+    t = t.with_comment(
+        Comment(at=MON + timedelta(hours=1), author="alice", role="customer", public=True, body="?")
+    )
     assert not decide(t, full, MON + timedelta(hours=1)).actions
 
 
@@ -163,13 +178,15 @@ def test_a_pasted_secret_is_never_quoted(full):
 def test_templates_see_every_clock_with_every_key(full, tmp_path):
     text = FULL.read_text(encoding="utf-8").replace(
         'custom: "Hello {{ ticket.key }}"',
-        'acknowledge: "{% for n, c in clocks | dictsort %}{{ n }}={{ c | dictsort | map(attribute=0) | join(\',\') }};{% endfor %}"',
+        "acknowledge: \"{% for n, c in clocks | dictsort %}{{ n }}={{ c | dictsort | map(attribute=0) | join(',') }};{% endfor %}\"",
     )
     path = tmp_path / "policy.yaml"
     path.write_text(text, encoding="utf-8")
     ack = next(a for a in decide(ticket(), load_policy(path), MON).actions if isinstance(a, AddComment))
     keys = "breach_at,breached,breached_by,elapsed,goal,remaining"
-    assert ack.body == "".join(f"{n}={keys};" for n in sorted(["first_response", "resolution", "tier", "update", "waiting"]))
+    assert ack.body == "".join(
+        f"{n}={keys};" for n in sorted(["first_response", "resolution", "tier", "update", "waiting"])
+    )
 
 
 def test_the_decision_reports_the_clocks_at_now(full):
