@@ -235,7 +235,7 @@ def _zone(policy: Policy, calendar: str | None) -> ZoneInfo:
     """The zone of a business calendar; for wall-clock goals, the zone of the policy's first business calendar."""
     names = [calendar] if calendar is not None and not policy.calendar(calendar).is_24x7 else []
     names += [name for name, cal in policy.calendars.items() if not cal.is_24x7]
-    return policy.calendar(names[0]).zone if names else ZoneInfo("UTC")
+    return ZoneInfo(policy.calendar(names[0]).timezone) if names else ZoneInfo("UTC")
 
 
 def working_phrase(amount: timedelta, calendar: str | None, policy: Policy) -> str:
