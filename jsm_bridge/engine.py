@@ -40,6 +40,7 @@ from jsm_bridge.sla import (
     Timeline,
     build_timeline,
     duration_target,
+    policy_facts,
     state_at_creation,
     targets_of,
 )
@@ -101,12 +102,11 @@ class Context:
 
     @property
     def resolved(self) -> bool:
-        return self.policy.is_resolved(self.ticket.status)
+        return policy_facts(self.policy).is_resolved(self.ticket.status)
 
     @property
     def tier(self) -> str | None:
-        tiers = self.policy.tiers
-        return self.ticket.tier or (tiers[0].name if tiers else None)
+        return self.ticket.tier or policy_facts(self.policy).first_tier
 
     def creation_state(self, include_own_changes: bool = False) -> Ticket:
         if include_own_changes not in self._creation:
