@@ -34,10 +34,10 @@ from jsm_bridge.secrets import find_secrets
 from jsm_bridge.sla import (
     CLOCK_NAMES,
     FIRST_RESPONSE,
-    Clocks,
     RESOLUTION,
     TIER_CLOCK,
     Clock,
+    Clocks,
     Timeline,
     build_timeline,
     duration_target,

@@ -5,8 +5,8 @@ Findings name the kind and position only; the secret itself is never copied into
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
