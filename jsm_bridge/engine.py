@@ -647,7 +647,7 @@ def _updates(ctx: Context) -> Outcome:
     every = _goal_for(updates.every, ctx.ticket.priority)
     if every is None:
         return out
-    since = ctx.timeline.last_public_update()
+    since = max(ctx.timeline.last_public_update(), _last_update_due(ctx))
     reach = ctx.timeline.reach(targets_of(every, ctx.policy), since, None)
     if reach.reached_at is None:
         out.wait_until(reach.due_at)
@@ -656,6 +656,21 @@ def _updates(ctx: Context) -> Outcome:
     reason = f"No public update for {every} (every {every} at {ctx.ticket.priority or 'this priority'})"
     out.actions.append(ctx.comment(key, updates.id, "updates", reason, updates.template, updates.public))
     return out
+
+
+def _last_update_due(ctx: Context) -> datetime:
+    """When the last update this rule posted was due (read from its keys), so that internal updates,
+    which do not count as a public word to the customer, still come at the right rhythm."""
+    prefix = f"{ctx.key}:update:"
+    latest = ctx.timeline.cycle_start
+    for key in ctx.ticket.done:
+        if key.startswith(prefix):
+            try:
+                due = datetime.strptime(key[len(prefix) :], "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+            except ValueError:
+                continue
+            latest = max(latest, due)
+    return latest
 
 
 def _goal_for(goals: Mapping[str, Limit], priority: str | None) -> Limit | None:
