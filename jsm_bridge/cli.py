@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from jsm_bridge import __version__
 
 # subcommand -> (module, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("jsm_bridge.policy.cli", "check policy files: schema, references, calendars, templates"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
