@@ -275,15 +275,30 @@ def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url)
-    if backend == "postgresql":
+        engine = _sqlite_engine(url)
+    elif backend == "postgresql":
         connect_args: dict[str, Any] = {}
-        if parsed.get_driver_name() == "psycopg":
+        if parsed.get_driver_name() == "psycopg" and "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = 5
-        return sa.create_engine(
-            url, pool_pre_ping=True, json_serializer=_dumps, connect_args=connect_args, future=True
-        )
-    return sa.create_engine(url, pool_pre_ping=True, json_serializer=_dumps)
+        engine = sa.create_engine(url, pool_pre_ping=True, json_serializer=_dumps, connect_args=connect_args)
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True, json_serializer=_dumps)
+    _never_share_connections_across_fork(engine)
+    return engine
+
+
+def _never_share_connections_across_fork(engine: Engine) -> None:
+    """A pooled connection opened before a fork (gunicorn --preload) is not reused in the child."""
+
+    @event.listens_for(engine, "connect")
+    def _remember_pid(_dbapi_connection: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _check_pid(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise exc.DisconnectionError("connection opened in another process; opening a new one")
 
 
 def _sqlite_engine(url: str) -> Engine:
