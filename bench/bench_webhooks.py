@@ -70,7 +70,15 @@ def _wait_ready(port: int, timeout: float = 20.0) -> None:
 def gunicorn(app_spec: str | None, env: dict[str, str]) -> Iterator[int]:
     """gunicorn with the production configuration on a free loopback port; yields the port."""
     port = _free_port()
-    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        str(ROOT / "gunicorn.conf.py"),
+        "--bind",
+        f"127.0.0.1:{port}",
+    ]
     if app_spec:
         command.append(app_spec)
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
@@ -111,11 +119,24 @@ end
 """
 
 
-def wrk_throughput(port: int, seconds: int, connections: int, body_path: Path, signature: str, tmp: Path) -> float:
+def wrk_throughput(
+    port: int, seconds: int, connections: int, body_path: Path, signature: str, tmp: Path
+) -> float:
     script = tmp / "post.lua"
     script.write_text(WRK_SCRIPT)
     out = subprocess.run(
-        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}/"],
+        [
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/",
+        ],
         env={**os.environ, "BENCH_BODY": str(body_path), "BENCH_SIGNATURE": signature},
         capture_output=True,
         text=True,
@@ -129,6 +150,73 @@ def wrk_throughput(port: int, seconds: int, connections: int, body_path: Path, s
         if line.startswith("Requests/sec:"):
             return float(line.split()[1])
     raise RuntimeError(f"no Requests/sec in wrk output:\n{out}")
+
+
+PACED_SCRIPT = (
+    WRK_SCRIPT
+    + """
+function delay()
+  return tonumber(os.getenv("BENCH_DELAY_MS"))
+end
+"""
+)
+
+
+def wrk_steady(
+    port: int, rate: int, seconds: int, body_path: Path, signature: str, tmp: Path
+) -> dict[str, float]:
+    """A paced load with wrk: `connections` connections, each waiting rate-derived milliseconds between
+    requests, so the offered load is about `rate` requests/s (a little less by the latency itself)."""
+    connections = max(rate // 20, 1)  # each connection sends every 50 ms
+    script = tmp / "paced.lua"
+    script.write_text(PACED_SCRIPT)
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/",
+        ],
+        env={
+            **os.environ,
+            "BENCH_BODY": str(body_path),
+            "BENCH_SIGNATURE": signature,
+            "BENCH_DELAY_MS": str(int(1000 * connections / rate)),
+        },
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    ).stdout
+    result: dict[str, float] = {"non_202": 0.0}
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+    def ms(text: str) -> float:
+        for unit in ("us", "ms", "s"):
+            if text.endswith(unit):
+                return float(text[: -len(unit)]) * units[unit]
+        return float(text)
+
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("50%", "99%"):
+            result["p50_ms" if parts[0] == "50%" else "p99_ms"] = ms(parts[1])
+        elif line.strip().startswith("Latency") and len(parts) >= 4:
+            result["max_ms"] = ms(parts[3])
+        elif line.startswith("Requests/sec:"):
+            result["rate"] = float(parts[1])
+        elif "requests in" in line:
+            result["sent"] = float(parts[0])
+        elif "Non-2xx" in line:
+            result["non_202"] = float(parts[-1])
+    return result
 
 
 def python_throughput(port: int, seconds: int, connections: int, body: bytes, signature: str) -> float:
@@ -160,7 +248,9 @@ def python_throughput(port: int, seconds: int, connections: int, body: bytes, si
     return sum(counts) / (time.monotonic() - started)
 
 
-def steady_latency(port: int, rate: int, seconds: int, body: bytes, signature: str, senders: int = 16) -> dict[str, float]:
+def steady_latency(
+    port: int, rate: int, seconds: int, body: bytes, signature: str, senders: int = 16
+) -> dict[str, float]:
     """Open-loop load at a fixed rate: each request has a scheduled send time, and its latency is
     measured from that time (so a stalled server is not hidden by the client waiting for it)."""
     interval = senders / rate
@@ -264,15 +354,22 @@ def main() -> int:
         stored = Store(database).inbox_depth()
 
         with gunicorn(None, receiver_env) as port:
-            steady = steady_latency(port, args.rate, args.latency_seconds, body, signature)
+            if use_wrk:
+                steady = wrk_steady(port, args.rate, args.latency_seconds, body_path, signature, tmp)
+            else:
+                steady = steady_latency(port, args.rate, args.latency_seconds, body, signature)
 
     config = _server_config()
     noop, receiver = max(results["noop"]), max(results["receiver"])
-    print(f"server: gunicorn {config}; load: {'wrk' if use_wrk else 'python'}, {args.connections} connections, "
-          f"{args.seconds}s x {args.rounds} rounds, 127.0.0.1")
+    print(
+        f"server: gunicorn {config}; load: {'wrk' if use_wrk else 'python'}, {args.connections} connections, "
+        f"{args.seconds}s x {args.rounds} rounds, 127.0.0.1"
+    )
     print(f"{'':24}{'requests/s':>12}")
     print(f"{'no-op Flask route':24}{noop:12.0f}   runs: {', '.join(f'{r:.0f}' for r in results['noop'])}")
-    print(f"{'receiver (durable)':24}{receiver:12.0f}   runs: {', '.join(f'{r:.0f}' for r in results['receiver'])}")
+    print(
+        f"{'receiver (durable)':24}{receiver:12.0f}   runs: {', '.join(f'{r:.0f}' for r in results['receiver'])}"
+    )
     print(f"ratio receiver / no-op: {receiver / noop:.2f}   (goal >= 0.80)")
     print(f"inbox rows written: {sum(stored.values())}")
     print(
