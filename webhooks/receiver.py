@@ -50,7 +50,8 @@ def receive() -> Response:
     metrics = state.metrics
     metrics.received.inc()
 
-    if request.mimetype != "application/json":
+    content_type = request.headers.get("Content-Type", "")
+    if content_type.partition(";")[0].strip().lower() != "application/json":
         return refuse(state, 400, "content_type", "Content-Type must be application/json", path=None)
     length = request.content_length
     if length is not None and length > state.config.max_body_bytes:
