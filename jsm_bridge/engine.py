@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jsm_bridge.actions import (
     BOT_AUTHOR,
@@ -39,6 +40,7 @@ from jsm_bridge.sla import (
     Timeline,
     build_timeline,
     duration_target,
+    policy_facts,
     state_at_creation,
     targets_of,
 )
@@ -100,12 +102,11 @@ class Context:
 
     @property
     def resolved(self) -> bool:
-        return self.policy.is_resolved(self.ticket.status)
+        return policy_facts(self.policy).is_resolved(self.ticket.status)
 
     @property
     def tier(self) -> str | None:
-        tiers = self.policy.tiers
-        return self.ticket.tier or (tiers[0].name if tiers else None)
+        return self.ticket.tier or policy_facts(self.policy).first_tier
 
     def creation_state(self, include_own_changes: bool = False) -> Ticket:
         if include_own_changes not in self._creation:
@@ -206,7 +207,7 @@ class Context:
                 "organisation": spec.organisation,
             },
             "rule": {"id": rule, "kind": kind},
-            "clocks": {name: clock_data(self.clocks[name]) for name in CLOCK_NAMES},
+            "clocks": {name: clock_data(self.clocks[name], self.policy) for name in CLOCK_NAMES},
             "reason": reason,
             "now": self.now,
         }
@@ -214,16 +215,27 @@ class Context:
         return context
 
 
-def clock_data(clock: Clock) -> dict[str, Any]:
-    """A clock as templates see it: durations formatted for people, every key present."""
+def clock_data(clock: Clock, policy: Policy | None = None) -> dict[str, Any]:
+    """A clock as templates see it: durations formatted for people, every key present, and `breach_at`
+    in the time zone of the goal's calendar (the one the customer's office hours are in)."""
+    breach_at = clock.breach_at
+    if breach_at is not None and policy is not None:
+        breach_at = breach_at.astimezone(_zone(policy, clock.calendar))
     return {
         "goal": str(clock.goal) if clock.goal is not None else None,
         "elapsed": format_duration(clock.elapsed) if clock.started is not None else None,
         "remaining": format_duration(clock.remaining) if clock.remaining is not None else None,
         "breached_by": format_duration(clock.breached_by) if clock.breached_by is not None else None,
         "breached": clock.breached,
-        "breach_at": clock.breach_at,
+        "breach_at": breach_at,
     }
+
+
+def _zone(policy: Policy, calendar: str | None) -> ZoneInfo:
+    """The zone of a business calendar; for wall-clock goals, the zone of the policy's first business calendar."""
+    names = [calendar] if calendar is not None and not policy.calendar(calendar).is_24x7 else []
+    names += [name for name, cal in policy.calendars.items() if not cal.is_24x7]
+    return ZoneInfo(policy.calendar(names[0]).timezone) if names else ZoneInfo("UTC")
 
 
 def working_phrase(amount: timedelta, calendar: str | None, policy: Policy) -> str:
@@ -391,14 +403,10 @@ def _validate(ctx: Context) -> Outcome:
                 )
             )
         if on_missing.label and on_missing.label not in ticket.labels:
-            out.actions.append(
-                Label(**ctx.common(f"{key}:label", rule_id, reason), add=(on_missing.label,))
-            )
+            out.actions.append(Label(**ctx.common(f"{key}:label", rule_id, reason), add=(on_missing.label,)))
         if on_missing.transition and not _in(ticket.status, [on_missing.transition]):
             out.actions.append(
-                Transition(
-                    **ctx.common(f"{key}:transition", rule_id, reason), status=on_missing.transition
-                )
+                Transition(**ctx.common(f"{key}:transition", rule_id, reason), status=on_missing.transition)
             )
     elif not found and asked:
         key = f"{ctx.key}:fixed:" + "|".join(sorted(asked))
@@ -594,7 +602,7 @@ def _notify(ctx: Context) -> Outcome:
                     rule.public,
                     rule.mention,
                     point=str(point),
-                    clock=clock_data(clock),
+                    clock=clock_data(clock, ctx.policy),
                     clock_name=label,
                 )
             )
@@ -754,7 +762,13 @@ def _credits(ctx: Context) -> Outcome:
     }
     out.actions.append(
         ctx.comment_from(
-            credits.comment, key, credits.id, "credits", reason, credit=credit, clock=clock_data(clock)
+            credits.comment,
+            key,
+            credits.id,
+            "credits",
+            reason,
+            credit=credit,
+            clock=clock_data(clock, ctx.policy),
         )
     )
     if credits.field:

@@ -5,6 +5,8 @@ clock is measured over its running intervals with the calendars of its goal, nev
 
 from __future__ import annotations
 
+import bisect
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -84,8 +86,45 @@ class Reach:
     part: int  # index of the target that decides
 
 
+@dataclass
+class PolicyFacts:
+    """What the clocks ask of a policy on every decision, worked out once per loaded policy."""
+
+    resolved: frozenset[str]
+    paused: frozenset[str]
+    first_tier: str | None
+    targets: dict[tuple[Limit, float], list[Target]] = field(default_factory=dict)
+
+    def is_resolved(self, status: str | None) -> bool:
+        return status is not None and status.lower() in self.resolved
+
+    def is_paused(self, status: str | None) -> bool:
+        return status is not None and status.lower() in self.paused
+
+
+_FACTS: weakref.WeakKeyDictionary[Policy, PolicyFacts] = weakref.WeakKeyDictionary()
+
+
+def policy_facts(policy: Policy) -> PolicyFacts:
+    """The cached facts of a policy (a loaded policy is immutable, so they never go stale)."""
+    found = _FACTS.get(policy)
+    if found is None:
+        spec = policy.spec
+        found = PolicyFacts(
+            resolved=frozenset(s.lower() for s in spec.workflow.resolved),
+            paused=frozenset(s.lower() for s in spec.targets.pause.status),
+            first_tier=spec.tiers[0].name if spec.tiers else None,
+        )
+        _FACTS[policy] = found
+    return found
+
+
 def targets_of(limit: Limit, policy: Policy, scale: float = 1.0) -> list[Target]:
     """The parts of a limit as working-time amounts, each on its own calendar, optionally scaled (50%)."""
+    cache = policy_facts(policy).targets
+    found = cache.get((limit, scale))
+    if found is not None:
+        return found
     out = []
     for part in limit.parts:
         calendar = policy.calendar(part.calendar)
@@ -93,6 +132,7 @@ def targets_of(limit: Limit, policy: Policy, scale: float = 1.0) -> list[Target]
         if scale != 1.0:
             amount = timedelta(seconds=round(amount.total_seconds() * scale))
         out.append(Target(part.calendar, amount))
+    cache[(limit, scale)] = out
     return out
 
 
@@ -115,6 +155,13 @@ class Timeline:
     resolved_at: datetime | None
     tier_since: datetime
     _between: dict[tuple[str | None, datetime, datetime], timedelta] = field(default_factory=dict)
+    _windows: dict[tuple[datetime, datetime, bool], list[tuple[datetime, datetime, bool]]] = field(
+        default_factory=dict
+    )
+    _starts: list[datetime] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._starts = [seg.start for seg in self.segments]
 
     # --- measuring -------------------------------------------------------------------------------
     def between(self, calendar: str | None, start: datetime, end: datetime) -> timedelta:
@@ -129,9 +176,18 @@ class Timeline:
         self, start: datetime, end: datetime, honour_pauses: bool = True
     ) -> list[tuple[datetime, datetime, bool]]:
         """(start, end, paused) pieces of [start, end], adjacent pieces of the same kind merged."""
+        key = (start, end, honour_pauses)
+        found = self._windows.get(key)
+        if found is not None:
+            return found
         out: list[tuple[datetime, datetime, bool]] = []
-        for seg in self.segments:
-            lo, hi = max(seg.start, start), min(seg.end, end)
+        segments = self.segments
+        for index in range(max(bisect.bisect_right(self._starts, start) - 1, 0), len(segments)):
+            seg = segments[index]
+            if seg.start >= end:
+                break
+            lo = seg.start if seg.start > start else start
+            hi = seg.end if seg.end < end else end
             if hi <= lo:
                 continue
             paused = seg.paused and honour_pauses
@@ -139,6 +195,7 @@ class Timeline:
                 out[-1] = (out[-1][0], hi, paused)
             else:
                 out.append((lo, hi, paused))
+        self._windows[key] = out
         return out
 
     def reach(
@@ -325,7 +382,7 @@ class Timeline:
     def clocks(self) -> dict[str, Clock]:
         """The five clocks with the policy's own goals (the tier clock's goal is the shortest `after`)."""
         spec = self.policy.spec
-        tier = self.ticket.tier or (self.policy.tiers[0].name if self.policy.tiers else None)
+        tier = self.ticket.tier or policy_facts(self.policy).first_tier
         tier_goals = [r.after for r in spec.escalate if r.after is not None and tier in (r.from_ or [])]
         update_goal = None
         if spec.updates is not None:
@@ -474,7 +531,8 @@ def _set(state: Ticket, change: Change) -> Ticket:
 def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
     """Segments from creation to `now`, with pauses, the current resolution cycle and the tier's start."""
     pause = policy.spec.targets.pause
-    first_tier = policy.tiers[0].name if policy.tiers else None
+    facts = policy_facts(policy)
+    first_tier = facts.first_tier
     start = initial_values(ticket, (STATUS, PRIORITY, TIER))
     status = start[STATUS] or ticket.status
     priority = start[PRIORITY]
@@ -487,7 +545,7 @@ def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
     segments: list[Segment] = []
     cursor = ticket.created
     cycle, cycle_start = 1, ticket.created
-    resolved_at: datetime | None = ticket.created if policy.is_resolved(status) else None
+    resolved_at: datetime | None = ticket.created if facts.is_resolved(status) else None
     tier_since = ticket.created
     pause_index = 0
     condition_paused = False
@@ -497,7 +555,7 @@ def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
         while pause_index < len(pause_states) and pause_states[pause_index][0] <= at:
             condition_paused = pause_states[pause_index][1]
             pause_index += 1
-        return _in(current_status, pause.status) or condition_paused
+        return facts.is_paused(current_status) or condition_paused
 
     for change in ticket.changes:
         if change.at > now:
@@ -508,11 +566,12 @@ def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
             segments.append(Segment(cursor, change.at, status, priority, tier, paused_for(cursor, status)))
             cursor = change.at
         if change.field == STATUS:
-            was_resolved = policy.is_resolved(status)
+            was_resolved = facts.is_resolved(status)
             status = str(change.new)
-            if policy.is_resolved(status) and not was_resolved:
+            now_resolved = facts.is_resolved(status)
+            if now_resolved and not was_resolved:
                 resolved_at = change.at
-            elif was_resolved and not policy.is_resolved(status):
+            elif was_resolved and not now_resolved:
                 cycle += 1
                 cycle_start = change.at
                 resolved_at = None
@@ -557,6 +616,7 @@ __all__ = [
     "clocks",
     "duration_target",
     "first_response_at",
+    "policy_facts",
     "is_human_response",
     "replay",
     "state_at_creation",
