@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import bisect
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -94,6 +94,7 @@ class PolicyFacts:
     paused: frozenset[str]
     first_tier: str | None
     targets: dict[tuple[Limit, float], list[Target]] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)  # other derived values, by the name of their use
 
     def is_resolved(self, status: str | None) -> bool:
         return status is not None and status.lower() in self.resolved
@@ -379,23 +380,58 @@ class Timeline:
                 last = change.at
         return last
 
-    def clocks(self) -> dict[str, Clock]:
-        """The five clocks with the policy's own goals (the tier clock's goal is the shortest `after`)."""
+    def clock(self, name: str) -> Clock:
+        """One of the five clocks with the policy's own goals (the tier clock's goal is the shortest `after`
+        of the rules that escalate from the current tier)."""
         spec = self.policy.spec
-        tier = self.ticket.tier or policy_facts(self.policy).first_tier
-        tier_goals = [r.after for r in spec.escalate if r.after is not None and tier in (r.from_ or [])]
-        update_goal = None
-        if spec.updates is not None:
-            update_goal = _goal_for(spec.updates.every, self.ticket.priority)
-        stale_statuses: list[str] = list(spec.stale.status) if spec.stale is not None else []
-        stale_goal = Limit((spec.stale.close_after,)) if spec.stale is not None else None
-        return {
-            FIRST_RESPONSE: self.first_response(),
-            RESOLUTION: self.resolution(),
-            TIER_CLOCK: self.tier_clock(tier_goals[0] if tier_goals else None),
-            UPDATE: self.update_clock(update_goal),
-            WAITING: self.waiting_clock(stale_statuses, stale_goal),
-        }
+        if name == FIRST_RESPONSE:
+            return self.first_response()
+        if name == RESOLUTION:
+            return self.resolution()
+        if name == TIER_CLOCK:
+            tier = self.ticket.tier or policy_facts(self.policy).first_tier
+            goals = [r.after for r in spec.escalate if r.after is not None and tier in (r.from_ or [])]
+            return self.tier_clock(goals[0] if goals else None)
+        if name == UPDATE:
+            every = _goal_for(spec.updates.every, self.ticket.priority) if spec.updates is not None else None
+            return self.update_clock(every)
+        if name == WAITING:
+            if spec.stale is None:
+                return self.waiting_clock([], None)
+            return self.waiting_clock(spec.stale.status, Limit((spec.stale.close_after,)))
+        raise KeyError(f"no clock named {name!r}; the clocks are {', '.join(CLOCK_NAMES)}")
+
+    def clocks(self) -> dict[str, Clock]:
+        """All five clocks, measured now."""
+        return {name: self.clock(name) for name in CLOCK_NAMES}
+
+    def lazy_clocks(self) -> Clocks:
+        """All five clocks, each measured the first time it is read."""
+        return Clocks(self)
+
+
+class Clocks(Mapping[str, Clock]):
+    """The clocks of one decision, each measured on first access: most decisions read one or none, and
+    measuring all five is most of a decision's cost. Reading them all gives exactly `Timeline.clocks()`."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        self._timeline = timeline
+        self._measured: dict[str, Clock] = {}
+
+    def __getitem__(self, name: str) -> Clock:
+        found = self._measured.get(name)
+        if found is None:
+            found = self._measured[name] = self._timeline.clock(name)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(CLOCK_NAMES)
+
+    def __len__(self) -> int:
+        return len(CLOCK_NAMES)
+
+    def __repr__(self) -> str:
+        return f"Clocks({dict(self)!r})"
 
 
 def _goal_for(goals: Mapping[str, Limit], priority: str | None) -> Limit | None:
@@ -603,6 +639,7 @@ def clocks(ticket: Ticket, policy: Policy, now: datetime) -> dict[str, Clock]:
 __all__ = [
     "CLOCK_NAMES",
     "Clock",
+    "Clocks",
     "FIRST_RESPONSE",
     "RESOLUTION",
     "Reach",

@@ -207,3 +207,19 @@ def test_a_third_party_fault_earns_no_credit(full):
     resolved = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)
     t = ticket(priority="P1", labels=frozenset({"third-party"})).with_change(resolved, "status", "Resolved")
     assert not [a for a in decide(t, full, resolved).actions if a.rule == "credits"]
+
+
+def test_internal_updates_keep_their_rhythm(tmp_path):
+    text = FULL.read_text(encoding="utf-8").replace(
+        "updates: {every: {P1: 4h@always, default: 1d@office}, public: true}",
+        "updates: {every: {P1: 4h@always, default: 1d@office}, public: false}",
+    )
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    policy = load_policy(path)
+    t = ticket(priority="P1", tier="Development", done=frozenset({"CB-1:ack"}))
+    first = decide(t, policy, MON + timedelta(hours=4)).actions
+    assert [a.key for a in first if a.rule == "updates"] == ["CB-1:update:2026-11-23T13:00Z"]
+    t = apply_all(t, first, MON + timedelta(hours=4))
+    later = decide(t, policy, MON + timedelta(hours=4))
+    assert later.next_due == MON + timedelta(hours=8)
