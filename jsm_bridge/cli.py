@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("webhooks.serve", "run the webhook receiver, inbox workers and the sweeper against Jira"),
     "sweep": ("jsm_bridge.sweep_cli", "sweep every policy's tickets once and print what was (or would be) done"),
     "explain": ("jsm_bridge.explain", "show a ticket's clocks, JSM's SLAs, what is due now and next, and why"),
+    "demo": ("jsm_bridge.demo", "play every shipped policy against the sandbox on a fast clock and report"),
 }
 
 
