@@ -31,6 +31,7 @@ import requests
 from jsm_bridge.actions import Action
 from jsm_bridge.clock import ManualClock
 from jsm_bridge.policy import Policy
+from jsm_bridge.process import scope_projects
 from jsm_bridge.simulate import Event, Scenario, ScenarioTicket, load_scenario, simulate
 from jsm_bridge.ticket import ASSIGNEE, LABELS, PRIORITY, STATUS, TIER
 
@@ -369,19 +370,32 @@ class Running:
         deadline = time.monotonic() + timeout
         while True:
             self.drain(deadline)
+            if time.monotonic() > deadline:
+                raise DemoError("the bridge kept finding work at one instant")
             if self.runtime.sweeper.run_due():
                 continue
             # A ticket processed by the due-check and, at the same moment, by an inbox worker (for the
             # bridge's own change) can leave an action skipped until the next look: the sweep finds it.
-            reports = [self.runtime.sweeper.sweep(policy) for policy in self.runtime.policies]
+            reports = [self.runtime.sweeper.sweep(policy) for policy in self.acted_now()]
             if any(r.actions for r in reports):
                 continue
             # Such a ticket can also be left with a next_due that has passed; the due-check would look
             # again 30 seconds later, which on this clock is the next instant: look now, once all is quiet.
             if not self.recheck_passed_due():
                 return
-            if time.monotonic() > deadline:
-                raise DemoError("the bridge kept finding work at one instant")
+
+    def acted_now(self) -> list[Policy]:
+        """The policies of the tickets the bridge acted on at this instant (only those need a sweep)."""
+        now = self.clock.now()
+        projects = {e.ticket.rsplit("-", 1)[0] for e in self.store.ledger_entries() if e.claimed_at == now}
+        if not projects:
+            return []
+        out = []
+        for policy in self.runtime.policies:
+            scope = scope_projects(policy.spec.scope.jql)
+            if scope is None or scope & projects:  # a scope other than projects: sweep it to be sure
+                out.append(policy)
+        return out
 
     def recheck_passed_due(self) -> int:
         """Process the tickets whose cached next_due has passed; how many actions that took."""
@@ -786,10 +800,10 @@ def _keep_running(running: Running, out: TextIO) -> None:
         f"  clock     POST {running.sandbox.url}/_sandbox/clock\n"
     )
     out.flush()
+    running.runtime.start(sweep_now=True)  # from here on the scheduler sweeps and checks what is due
     try:
         while True:
             time.sleep(1)
-            running.settle()
     except KeyboardInterrupt:
         out.write("stopping\n")
 
