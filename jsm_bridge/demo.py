@@ -358,11 +358,13 @@ class Running:
 
     # -- quiescence --
 
-    def inbox_busy(self) -> int:
+    def inbox_state(self) -> tuple[int, int]:
+        """(events due or in hand, events ever received). Pending is read before processing: an event
+        claimed between the two reads is then seen in one of them."""
         now = self.clock.now()
+        due = sum(1 for e in self.store.inbox_list("pending", limit=1000) if e.next_attempt_at <= now)
         depth = self.store.inbox_depth()
-        pending = [e for e in self.store.inbox_list("pending", limit=50) if e.next_attempt_at <= now]
-        return int(depth.get("processing", 0)) + len(pending)
+        return due + int(depth.get("processing", 0)), sum(depth.values())
 
     def settle(self, timeout: float = SETTLE_TIMEOUT) -> None:
         """Wait until this instant is quiet: every webhook delivered, every inbox event processed, the
@@ -407,13 +409,17 @@ class Running:
         return actions
 
     def drain(self, deadline: float) -> None:
+        """Return when no delivery is on its way and no inbox event is due or in hand. Work moves from
+        deliveries to the inbox and back (an event processed makes changes, which make deliveries), so
+        quiet is two quiet looks around an idle sender with no new inbox event in between."""
         while True:
-            if not self.sandbox.wait_for_webhooks(max(deadline - time.monotonic(), 0.01)):
-                raise DemoError("webhook deliveries did not finish in time")
-            if self.inbox_busy() == 0 and self.sandbox.wait_for_webhooks(0.01):
-                return
             if time.monotonic() > deadline:
-                raise DemoError("the inbox did not empty in time")
+                raise DemoError("webhook deliveries or the inbox did not settle in time")
+            if not self.sandbox.wait_for_webhooks(max(deadline - time.monotonic(), 0.01)):
+                continue
+            busy, received = self.inbox_state()
+            if busy == 0 and self.sandbox.wait_for_webhooks(0.01) and self.inbox_state() == (0, received):
+                return
             time.sleep(0.005)
 
     def sweep(self) -> None:
