@@ -126,7 +126,9 @@ class Step:
     event: Event | None = None  # None: create the ticket
 
 
-def load_plan(policy_names: Sequence[str] | None = None, scenarios_dir: Path = SCENARIOS_DIR) -> list[DemoTicket]:
+def load_plan(
+    policy_names: Sequence[str] | None = None, scenarios_dir: Path = SCENARIOS_DIR
+) -> list[DemoTicket]:
     """The tickets of every chosen policy's demo scenarios, in file order."""
     names = list(policy_names or SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
@@ -142,18 +144,18 @@ def load_plan(policy_names: Sequence[str] | None = None, scenarios_dir: Path = S
 
 
 def steps_of(tickets: Sequence[DemoTicket]) -> list[Step]:
-    steps = []
+    steps: list[Step] = []
     for ticket in tickets:
         steps.append(Step(ticket.item.ticket.created, len(steps), ticket))
-        steps.extend(Step(event.at, len(steps) + i, ticket, event) for i, event in enumerate(ticket.item.events))
+        steps.extend(
+            Step(event.at, len(steps) + i, ticket, event) for i, event in enumerate(ticket.item.events)
+        )
     return sorted(steps, key=lambda s: (s.at, s.order))
 
 
 def expected_actions(ticket: DemoTicket, until: datetime) -> list[Action]:
     """What the simulator says the policy does to this ticket up to `until`, under its sandbox key."""
-    renamed = dataclasses.replace(
-        ticket.item, ticket=dataclasses.replace(ticket.item.ticket, key=ticket.key)
-    )
+    renamed = dataclasses.replace(ticket.item, ticket=dataclasses.replace(ticket.item.ticket, key=ticket.key))
     scenario = dataclasses.replace(ticket.scenario, tickets=(renamed,), until=until)
     return simulate(scenario).actions
 
@@ -255,7 +257,12 @@ class Site:
         raise DemoError(f"{key}: no way from {current!r} to {status!r} in the sandbox's workflow")
 
     def register_webhook(self, url: str, secret: str, jql: str) -> dict[str, Any]:
-        body = {"name": WEBHOOK_NAME, "url": url, "events": list(WEBHOOK_EVENTS), "secret": secret}
+        body: dict[str, Any] = {
+            "name": WEBHOOK_NAME,
+            "url": url,
+            "events": list(WEBHOOK_EVENTS),
+            "secret": secret,
+        }
         if jql:
             body["filters"] = {"issue-related-events-section": jql}
         return dict(self.call("POST", "rest/webhooks/1.0/webhook", ADMIN_USER, json=body))
@@ -537,7 +544,9 @@ class DemoResult:
         return out
 
 
-def _effects(issue: dict[str, Any], comments: list[dict[str, Any]], account: str) -> list[tuple[datetime, str]]:
+def _effects(
+    issue: dict[str, Any], comments: list[dict[str, Any]], account: str
+) -> list[tuple[datetime, str]]:
     """What the bridge's account did to an issue, as (instant, text) pairs."""
     from jsm_bridge.jira.adapter import comment_is_public, parse_time
 
@@ -587,7 +596,9 @@ def _matches_effect(expected: str, seen: str) -> bool:
     return seen == expected or (expected.endswith(" -> ") and seen.startswith(expected))
 
 
-def compare(ticket: DemoTicket, expected: list[Action], done: list[Done], effects: list[tuple[datetime, str]]) -> list[str]:
+def compare(
+    ticket: DemoTicket, expected: list[Action], done: list[Done], effects: list[tuple[datetime, str]]
+) -> list[str]:
     """Every difference between the expected timeline and what the ledger and the sandbox show."""
     differences: list[str] = []
 
@@ -606,7 +617,9 @@ def compare(ticket: DemoTicket, expected: list[Action], done: list[Done], effect
     else:
         for a, d in zip(expected, done, strict=True):
             if a.kind == "comment" and a.params().get("body") != d.params.get("body"):
-                differences.append(f"{line(d.at, d.kind, d.rule, {})}: comment text differs from the simulator's")
+                differences.append(
+                    f"{line(d.at, d.kind, d.rule, {})}: comment text differs from the simulator's"
+                )
     # A transition into or out of a done status sets or clears the resolution with it.
     transitions = {a.at for a in expected if a.kind == "transition"}
     remaining = [e for e in effects if not (e[0] in transitions and e[1].startswith("resolution -> "))]
@@ -620,7 +633,9 @@ def compare(ticket: DemoTicket, expected: list[Action], done: list[Done], effect
             else:
                 remaining.remove(hit)
     for at, text in remaining:
-        differences.append(f"sandbox shows a change no action explains: {at.astimezone(LONDON):%a %d %b %H:%M} {_short(text)}")
+        differences.append(
+            f"sandbox shows a change no action explains: {at.astimezone(LONDON):%a %d %b %H:%M} {_short(text)}"
+        )
     return differences
 
 
@@ -629,7 +644,9 @@ def _short(text: str, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def observe(running: Running, tickets: Sequence[DemoTicket], expect: ExpectFn, until: datetime) -> list[TicketResult]:
+def observe(
+    running: Running, tickets: Sequence[DemoTicket], expect: ExpectFn, until: datetime
+) -> list[TicketResult]:
     from jsm_bridge.engine import decide
     from jsm_bridge.sandbox.catalog import User
 
@@ -659,7 +676,9 @@ def observe(running: Running, tickets: Sequence[DemoTicket], expect: ExpectFn, u
         differences = compare(ticket, expected, done, effects)
         for d in done:
             if d.state != "done" or not d.in_sandbox:
-                differences.append(f"ledger entry {d.key} is {d.state}, recorded on the issue: {d.in_sandbox}")
+                differences.append(
+                    f"ledger entry {d.key} is {d.state}, recorded on the issue: {d.in_sandbox}"
+                )
         result = TicketResult(ticket, expected, done, differences)
         fields = issue.get("fields", {})
         result.status = str((fields.get("status") or {}).get("name", ""))
@@ -776,7 +795,9 @@ def run_demo(options: Options, out: TextIO = sys.stdout) -> DemoResult:
     with tempfile.TemporaryDirectory(prefix="jsm-bridge-demo-") as tmp, _quiet_logs():
         running = start(policies, Path(tmp), options.start)
         try:
-            say(f"sandbox (Jira Cloud look-alike) at {running.sandbox.url}, clock at {options.start.isoformat()}")
+            say(
+                f"sandbox (Jira Cloud look-alike) at {running.sandbox.url}, clock at {options.start.isoformat()}"
+            )
             say(f"receiver at {running.url}/webhooks/jira, webhook registered with a secret")
             say(
                 f"playing {len(tickets)} tickets of {len(policies)} policies "

@@ -85,7 +85,9 @@ def _ticket_html(t: TicketResult) -> str:
                 f"<td><code>{_e(d.rule)}</code></td><td>{_e(d.reason)}</td></tr>"
             )
         parts.append(
-            "<table><tr><th>When</th><th>Action</th><th>Rule</th><th>Reason</th></tr>" + "".join(rows) + "</table>"
+            "<table><tr><th>When</th><th>Action</th><th>Rule</th><th>Reason</th></tr>"
+            + "".join(rows)
+            + "</table>"
         )
     else:
         parts.append('<p class="muted">No action was due.</p>')

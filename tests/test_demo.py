@@ -123,9 +123,10 @@ def test_a_wrong_expectation_makes_the_demo_print_the_difference_and_exit_1(tmp_
     output = out.getvalue()
     assert code == 1
     assert "CFTS-1 (guidance-request-is-advisory) differs from the simulator" in output
-    assert "-Mon 23 Nov 10:00 set_priority [classify-advisory]" in output or "-Mon 23 Nov 10:00" in output
+    assert '-Mon 23 Nov 10:00 set_priority [guidance-review-planning] {"priority": "Advisory"}' in output
+    assert '+Mon 23 Nov 09:00 set_priority [guidance-review-planning] {"priority": "Advisory"}' in output
     assert "DIFFERS from the simulator" in output
-    assert "differs" in (tmp_path / "report.html").read_text(encoding="utf-8").lower()
+    assert "1 difference(s)" in (tmp_path / "report.html").read_text(encoding="utf-8")
 
 
 def test_only_the_named_policies_are_played(tmp_path: Path) -> None:
