@@ -805,6 +805,21 @@ class Store:
             value = conn.execute(sa.select(sa.func.min(ticket_cache.c.next_due))).scalar()
         return _from_db(value)
 
+    def cache_wake(self, ticket: str, at: datetime) -> int:
+        """Bring a cached ticket's next_due forward to `at` (under every policy it is cached for);
+        returns how many rows changed. Later times are left as they are."""
+        at = _aware(at)
+        with self._write() as conn:
+            result = conn.execute(
+                ticket_cache.update()
+                .where(
+                    ticket_cache.c.ticket == ticket,
+                    sa.or_(ticket_cache.c.next_due.is_(None), ticket_cache.c.next_due > at),
+                )
+                .values(next_due=at, updated_at=self._now())
+            )
+            return int(result.rowcount or 0)
+
     def cache_forget(self, ticket: str) -> None:
         with self._write() as conn:
             conn.execute(ticket_cache.delete().where(ticket_cache.c.ticket == ticket))

@@ -516,6 +516,15 @@ def test_cache_forget_drops_the_ticket_under_every_policy(store: Store) -> None:
     assert store.cache_get("CB-1", "a") is None
 
 
+def test_cache_wake_brings_next_due_forward_but_never_back(store: Store) -> None:
+    store.cache_put("CB-1", "a", T0 + timedelta(days=1), None)
+    store.cache_put("CB-1", "b", None, None)
+    store.cache_put("CB-2", "a", T0 - timedelta(hours=1), None)
+    assert store.cache_wake("CB-1", T0) == 2
+    assert store.cache_wake("CB-2", T0) == 0
+    assert store.cache_due(T0) == [("CB-2", "a"), ("CB-1", "a"), ("CB-1", "b")]
+
+
 def test_earliest_due_is_none_when_nothing_is_waiting(store: Store) -> None:
     assert store.earliest_due() is None
 
