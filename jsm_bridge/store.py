@@ -929,7 +929,7 @@ class Store:
                 for row in conn.execute(query)
             ]
 
-    # -- helpers --
+    # -- dialect specifics --
 
     def _insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL both do)."""
