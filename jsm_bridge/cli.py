@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "jsm_bridge.sandbox.cli",
         "run a JSM-compatible server for demos and tests, no Jira account needed",
     ),
+    "simulate": ("jsm_bridge.simulate", "replay a scenario with a fake clock and print the timeline"),
 }
 
 

@@ -1,0 +1,433 @@
+"""Carrying out decisions exactly once: fetch a ticket fresh, decide, claim each action in the ledger,
+execute it on Jira, record the outcome; and reconcile claims a crash left behind.
+
+The receiver's workers and the sweeper both call TicketProcessor.process(); the ledger keeps them apart."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from jsm_bridge.actions import Action
+from jsm_bridge.clock import Clock
+from jsm_bridge.jira.errors import JiraError, NotFound
+from jsm_bridge.jira.gateway import Gateway
+from jsm_bridge.policy.model import Policy
+from jsm_bridge.store import LedgerEntry, Store
+from jsm_bridge.ticket import Ticket
+
+log = logging.getLogger(__name__)
+
+# How long the answer to "which policy governs this ticket" is trusted, found and not found.
+POLICY_CACHE_TTL = timedelta(minutes=5)
+POLICY_MISS_TTL = timedelta(seconds=30)
+
+_ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
+_PROJECT_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_PROJECT_SCOPE = re.compile(
+    r"^\s*project\s*(?:=\s*(?P<one>\S+|\"[^\"]*\"|'[^']*')|in\s*\((?P<many>[^)]*)\))\s*$", re.I
+)
+
+
+class DecisionLike(Protocol):
+    @property
+    def actions(self) -> Sequence[Action]: ...
+
+    @property
+    def next_due(self) -> datetime | None: ...
+
+
+DecideFn = Callable[[Ticket, Policy, datetime], DecisionLike]
+ExecuteFn = Callable[[Action, Gateway, Policy], object]
+
+OutcomeStatus = Literal["done", "skipped", "failed", "planned"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one action: done, skipped (with why), failed (with the error), or planned (dry run)."""
+
+    action: Action
+    status: OutcomeStatus
+    detail: str = ""
+    retry_at: datetime | None = None
+    owed: bool = False  # not done yet but still to do: later actions of the ticket wait for it
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """The result of processing one ticket under one policy."""
+
+    ticket: str
+    policy: str
+    outcomes: tuple[Outcome, ...] = ()
+    next_due: datetime | None = None
+    dry_run: bool = False
+
+    def _of(self, status: OutcomeStatus) -> tuple[Action, ...]:
+        return tuple(o.action for o in self.outcomes if o.status == status)
+
+    @property
+    def done(self) -> tuple[Action, ...]:
+        return self._of("done")
+
+    @property
+    def skipped(self) -> tuple[Action, ...]:
+        return self._of("skipped")
+
+    @property
+    def failed(self) -> tuple[Action, ...]:
+        return self._of("failed")
+
+    @property
+    def planned(self) -> tuple[Action, ...]:
+        return self._of("planned")
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    """Claims found pending after a crash: confirmed done from Jira, released for retry, or left alone
+    because Jira could not be asked."""
+
+    done: tuple[str, ...] = ()
+    released: tuple[str, ...] = ()
+    unresolved: tuple[str, ...] = ()
+
+
+@dataclass
+class _PolicyAnswer:
+    policy: Policy | None
+    until: datetime
+
+
+@dataclass
+class Backoff:
+    """Retry times for failed actions: base * 2^(attempt-1), at most `cap`; give up after `max_attempts`."""
+
+    base: timedelta = timedelta(minutes=1)
+    cap: timedelta = timedelta(hours=1)
+    max_attempts: int = 8
+
+    def delay(self, attempts: int) -> timedelta | None:
+        """The wait before the next attempt after `attempts` failed ones, or None to give up."""
+        if attempts >= self.max_attempts:
+            return None
+        return min(self.cap, self.base * (1 << max(0, attempts - 1)))
+
+
+@dataclass
+class TicketProcessor:
+    """Runs decisions for tickets and carries out their actions exactly once.
+
+    `decide` and `execute` default to the engine's decide() and the Jira executor's execute(); tests
+    pass their own. `holder` names this instance in ledger claims (host:pid is a good choice)."""
+
+    gateway: Gateway
+    store: Store
+    policies: Sequence[Policy]
+    clock: Clock
+    holder: str
+    dry_run: bool = False
+    decide: DecideFn | None = None
+    execute: ExecuteFn | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+    _policy_cache: dict[str, _PolicyAnswer] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.decide is None:
+            from jsm_bridge.engine import decide
+
+            self.decide = decide
+        if self.execute is None:
+            from jsm_bridge.jira.executor import execute
+
+            self.execute = execute
+
+    # -- processing --
+
+    def process(self, key: str, policy: Policy) -> ProcessResult:
+        """Fetch the ticket, decide what is due, and carry out each due action once.
+
+        Errors reading the ticket (JiraError, NotFound for a deleted one) and StoreError propagate:
+        the caller retries the whole ticket later. Errors carrying out an action do not: they are
+        recorded in the ledger and the action stays owed."""
+        assert self.decide is not None and self.execute is not None
+        now = self.clock.now()
+        # Always re-read: search results and webhook bodies may be stale.
+        try:
+            ticket = self.gateway.fetch_ticket(key, policy)
+        except NotFound:
+            # Deleted, or no longer visible: stop waking up for it, and let the caller know.
+            _log("not_acting", ticket=key, policy=policy.name, reason="ticket not found in Jira")
+            if not self.dry_run:
+                self.store.cache_forget(key)
+            raise
+        ticket = ticket.with_done(*self.store.ledger_done_keys(key))
+        decision = self.decide(ticket, policy, now)
+        actions = list(decision.actions)
+        if not actions:
+            _log(
+                "not_acting", ticket=key, policy=policy.name, reason="nothing due", next_due=decision.next_due
+            )
+
+        outcomes: list[Outcome] = []
+        stopped: Outcome | None = None
+        for action in actions:
+            if self.dry_run:
+                _log(
+                    "dry_run",
+                    ticket=key,
+                    rule=action.rule,
+                    action=action.kind,
+                    key=action.key,
+                    reason=action.reason,
+                )
+                outcomes.append(Outcome(action, "planned", action.reason))
+            elif stopped is not None:
+                # Later actions may depend on earlier ones (a transition before its comment): wait.
+                detail = f"waiting for {stopped.action.key} first"
+                _log(
+                    "not_acting",
+                    ticket=key,
+                    rule=action.rule,
+                    action=action.kind,
+                    key=action.key,
+                    reason=detail,
+                )
+                outcomes.append(Outcome(action, "skipped", detail))
+            else:
+                outcome = self._carry_out(action, policy)
+                outcomes.append(outcome)
+                if outcome.owed:
+                    stopped = outcome
+
+        next_due = decision.next_due
+        if not self.dry_run:
+            # Owed retries bring the ticket back even when the decision itself has nothing pending.
+            retry = self.store.ledger_next_retry(key, after=now)
+            if retry is not None and (next_due is None or retry < next_due):
+                next_due = retry
+            self.store.cache_put(key, policy.name, next_due, _snapshot(ticket, now))
+        return ProcessResult(
+            ticket=key, policy=policy.name, outcomes=tuple(outcomes), next_due=next_due, dry_run=self.dry_run
+        )
+
+    def _carry_out(self, action: Action, policy: Policy) -> Outcome:
+        assert self.execute is not None
+        fields: dict[str, Any] = {
+            "ticket": action.ticket,
+            "rule": action.rule,
+            "action": action.kind,
+            "key": action.key,
+        }
+        if not self.store.ledger_claim(action, self.holder):
+            entry = self.store.ledger_get(action.key)
+            detail = _why_not_claimed(entry)
+            _log("not_acting", **fields, reason=detail)
+            owed = entry is not None and (
+                entry.state == "pending" or (entry.state == "failed" and entry.retry_at is not None)
+            )
+            return Outcome(action, "skipped", detail, entry.retry_at if entry else None, owed=owed)
+        try:
+            self.execute(action, self.gateway, policy)
+        except Exception as error:  # every failure is recorded in the ledger, never left pending
+            return self._failed(action, error, fields)
+        self.store.ledger_done(action.key)
+        _log("action_done", **fields, reason=action.reason)
+        return Outcome(action, "done", action.reason)
+
+    def _failed(self, action: Action, error: Exception, fields: dict[str, Any]) -> Outcome:
+        entry = self.store.ledger_get(action.key)
+        attempts = entry.attempts if entry is not None else 1
+        message = f"{type(error).__name__}: {error}"
+        retry_at = self._retry_at(error, attempts)
+        self.store.ledger_failed(action.key, message, retry_at)
+        _log(
+            "action_failed",
+            level=logging.WARNING if _retryable(error) else logging.ERROR,
+            **fields,
+            attempts=attempts,
+            error=message,
+            retry_at=retry_at if retry_at is not None else "never",
+        )
+        if not isinstance(error, JiraError):
+            log.error("action_failed_unexpectedly key=%s", action.key, exc_info=error)
+        return Outcome(action, "failed", message, retry_at, owed=retry_at is not None)
+
+    def _retry_at(self, error: Exception, attempts: int) -> datetime | None:
+        """Retryable Jira errors back off exponentially (longer when Jira says so); an error that
+        repeating will not cure (a refused request, a missing transition) is retried only at the
+        longest interval, in case someone fixes the workflow or the policy meanwhile."""
+        delay = self.backoff.delay(attempts)
+        if delay is None:
+            return None
+        if not _retryable(error):
+            delay = self.backoff.cap
+        retry_after = _seconds(getattr(error, "retry_after", None))
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return self.clock.now() + delay
+
+    # -- which policy --
+
+    def policy_for(self, issue_key: str, project_key: str | None = None) -> Policy | None:
+        """The policy whose scope holds this ticket: `project = X` and `project in (...)` scopes are
+        answered here; any other JQL is asked of Jira, and the answer is remembered for a short time."""
+        now = self.clock.now()
+        with self._lock:
+            cached = self._policy_cache.get(issue_key)
+            if cached is not None and cached.until > now:
+                return cached.policy
+        if not _ISSUE_KEY.match(issue_key):
+            _log("not_acting", ticket=issue_key, reason="not an issue key")
+            return None
+        project = (project_key or issue_key.rsplit("-", 1)[0]).upper()
+        found: Policy | None = None
+        for policy in self.policies:
+            projects = scope_projects(policy.spec.scope.jql)
+            if projects is not None:
+                if project in projects:
+                    found = policy
+                    break
+                continue
+            jql = f"key = {issue_key} AND ({policy.spec.scope.jql})"
+            if next(iter(self.gateway.search(jql, ["key"], 1)), None) is not None:
+                found = policy
+                break
+        if found is None:
+            _log("not_acting", ticket=issue_key, reason="outside every policy's scope")
+        ttl = POLICY_CACHE_TTL if found is not None else POLICY_MISS_TTL
+        with self._lock:
+            self._policy_cache[issue_key] = _PolicyAnswer(found, now + ttl)
+        return found
+
+    # -- crash recovery --
+
+    def reconcile(self, older_than: datetime | timedelta = timedelta(minutes=10)) -> ReconcileResult:
+        """Settle claims left pending (a crash between claim and outcome) by asking Jira: when the
+        issue's done keys hold the key, the action happened, so mark it done; otherwise release it
+        for retry now. Claims younger than `older_than` may still be running and are left alone."""
+        cutoff = self.clock.now() - older_than if isinstance(older_than, timedelta) else older_than
+        done: list[str] = []
+        released: list[str] = []
+        unresolved: list[str] = []
+        known: dict[str, frozenset[str] | None] = {}
+        for entry in self.store.ledger_pending(cutoff):
+            if entry.ticket not in known:
+                try:
+                    known[entry.ticket] = frozenset(self.gateway.done_keys(entry.ticket))
+                except JiraError as error:  # Jira unreachable: leave the claim for the next reconcile
+                    _log("reconcile_deferred", level=logging.WARNING, ticket=entry.ticket, error=error)
+                    known[entry.ticket] = None
+            keys = known[entry.ticket]
+            fields: dict[str, Any] = {
+                "ticket": entry.ticket,
+                "rule": entry.rule,
+                "action": entry.kind,
+                "key": entry.key,
+            }
+            if keys is None:
+                unresolved.append(entry.key)
+            elif entry.key in keys:
+                if not self.dry_run:
+                    self.store.ledger_done(entry.key)
+                _log("reconcile_done", **fields, reason="Jira has the done key")
+                done.append(entry.key)
+            else:
+                if not self.dry_run:
+                    now = self.clock.now()
+                    self.store.ledger_failed(
+                        entry.key, "claim left pending by a crash; Jira has no done key", now
+                    )
+                    self.store.cache_wake(entry.ticket, now)  # so the due-check carries it out soon
+                _log("reconcile_released", **fields, reason="Jira has no done key")
+                released.append(entry.key)
+        return ReconcileResult(tuple(done), tuple(released), tuple(unresolved))
+
+
+def scope_projects(jql: str) -> frozenset[str] | None:
+    """The project keys of a `project = X` or `project in (A, B)` scope (upper case), or None when
+    the JQL says anything else or names projects by name or id (Jira must answer those)."""
+    match = _PROJECT_SCOPE.match(jql)
+    if match is None:
+        return None
+    raw = [match.group("one")] if match.group("one") else match.group("many").split(",")
+    keys = [value.strip().strip("\"'").strip() for value in raw]
+    if not keys or not all(_PROJECT_KEY.match(k) for k in keys):
+        return None
+    return frozenset(k.upper() for k in keys)
+
+
+def _why_not_claimed(entry: LedgerEntry | None) -> str:
+    if entry is None:
+        return "ledger refused the claim"
+    if entry.state == "done":
+        return f"already done at {_text(entry.done_at)}"
+    if entry.state == "pending":
+        return f"claimed by {entry.holder} at {_text(entry.claimed_at)}"
+    if entry.retry_at is None:
+        return f"given up after {entry.attempts} attempts: {entry.error}"
+    return f"failed, next attempt at {_text(entry.retry_at)}"
+
+
+def _retryable(error: Exception) -> bool:
+    return isinstance(error, JiraError) and error.retryable
+
+
+def _seconds(value: Any) -> timedelta | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return value
+    try:
+        return timedelta(seconds=float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _snapshot(ticket: Ticket, checked_at: datetime) -> dict[str, Any]:
+    """What the cache keeps of a ticket: enough for reports without asking Jira again."""
+    return {
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "tier": ticket.tier,
+        "assignee": ticket.assignee,
+        "labels": sorted(ticket.labels),
+        "checked_at": checked_at.astimezone(UTC).isoformat(),
+    }
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _log(event: str, level: int = logging.INFO, **fields: Any) -> None:
+    """One structured line: the event name, then key=value pairs (quoted when they hold spaces)."""
+    parts = [event]
+    for name, value in fields.items():
+        if value is None:
+            continue
+        text = _text(value)
+        if not text or any(c.isspace() or c in '"=' for c in text):
+            text = json.dumps(text)
+        parts.append(f"{name}={text}")
+    log.log(level, " ".join(parts))
+
+
+__all__ = [
+    "Backoff",
+    "Outcome",
+    "ProcessResult",
+    "ReconcileResult",
+    "TicketProcessor",
+    "scope_projects",
+]

@@ -1,0 +1,1012 @@
+"""Durable state: the webhook inbox, the action ledger, the ticket cache, sweep runs and leases.
+
+SQLite (one instance) or PostgreSQL (several instances); the schema is managed by Alembic migrations."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+from jsm_bridge.actions import Action, action_from_dict
+from jsm_bridge.clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+DATABASE_URL_ENV = "JSM_BRIDGE_DATABASE_URL"
+DEFAULT_SQLITE_PATH = Path("var") / "jsm-bridge.db"
+DEFAULT_DEDUPE_WINDOW = timedelta(minutes=10)
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+INBOX_STATES = ("pending", "processing", "done", "dead")
+LEDGER_STATES = ("pending", "done", "failed")
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+class StoreError(Exception):
+    """Something went wrong in the store; the message says what and, where it can, what to do."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or opened right now (a webhook should be answered with 503)."""
+
+
+class UnknownEntry(StoreError):
+    """An operation named an inbox event, ledger key or sweep run that does not exist."""
+
+
+# --- values ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """A webhook delivery as received, before it is stored."""
+
+    delivery_id: str | None  # X-Atlassian-Webhook-Identifier, when Jira sent one
+    content_hash: str  # sha256 of the raw body, for duplicates without an identifier
+    event_type: str  # webhookEvent
+    issue_key: str | None
+    payload: str  # the raw JSON text
+    received_at: datetime
+    flavor: str = "cloud"
+
+
+def content_hash(body: bytes | str) -> str:
+    """The sha256 hex digest of a raw webhook body, as `InboxEntry.content_hash` expects."""
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    """A stored inbox entry with its processing state: pending, processing, done or dead."""
+
+    id: int
+    delivery_id: str | None
+    content_hash: str
+    event_type: str
+    issue_key: str | None
+    payload: str
+    received_at: datetime
+    flavor: str
+    state: str
+    attempts: int
+    error: str | None
+    next_attempt_at: datetime
+    holder: str | None = None
+    lease_until: datetime | None = None
+
+    @property
+    def entry(self) -> InboxEntry:
+        return InboxEntry(
+            delivery_id=self.delivery_id,
+            content_hash=self.content_hash,
+            event_type=self.event_type,
+            issue_key=self.issue_key,
+            payload=self.payload,
+            received_at=self.received_at,
+            flavor=self.flavor,
+        )
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One action's row in the ledger: pending (claimed, outcome unknown), done, or failed."""
+
+    key: str
+    ticket: str
+    rule: str
+    kind: str
+    action: dict[str, Any]
+    state: str
+    attempts: int
+    error: str | None
+    holder: str | None
+    claimed_at: datetime | None
+    done_at: datetime | None
+    retry_at: datetime | None
+
+    def to_action(self) -> Action:
+        return action_from_dict(self.action)
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    id: int
+    policy: str
+    started_at: datetime
+    finished_at: datetime | None
+    tickets: int | None
+    actions: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Lease:
+    name: str
+    holder: str
+    expires_at: datetime
+
+
+# --- schema ---------------------------------------------------------------------------------------
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Datetimes stored in UTC and returned time-zone aware; naive values are refused."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store keeps time-zone-aware instants only")
+        value = value.astimezone(UTC)
+        # SQLite has no time zones: keep naive UTC, whose text form sorts in time order.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.String(200), nullable=True, unique=True),
+    sa.Column("content_hash", sa.String(64), nullable=False, index=True),
+    sa.Column("event_type", sa.String(100), nullable=False),
+    sa.Column("issue_key", sa.String(100), nullable=True),
+    sa.Column("flavor", sa.String(20), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("holder", sa.String(200), nullable=True),
+    sa.Column("lease_until", UTCDateTime(), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_inbox_state_next_attempt_at", "state", "next_attempt_at"),
+)
+
+ledger = sa.Table(
+    "action_ledger",
+    metadata,
+    sa.Column("key", sa.String(500), primary_key=True),
+    sa.Column("ticket", sa.String(100), nullable=False, index=True),
+    sa.Column("rule", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(50), nullable=False),
+    sa.Column("action", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("holder", sa.String(200), nullable=True),
+    sa.Column("claimed_at", UTCDateTime(), nullable=True),
+    sa.Column("done_at", UTCDateTime(), nullable=True),
+    sa.Column("retry_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_action_ledger_state_claimed_at", "state", "claimed_at"),
+)
+
+ticket_cache = sa.Table(
+    "ticket_cache",
+    metadata,
+    sa.Column("ticket", sa.String(100), primary_key=True),
+    sa.Column("policy", sa.String(200), primary_key=True),
+    sa.Column("snapshot", sa.JSON, nullable=True),
+    sa.Column("next_due", UTCDateTime(), nullable=True, index=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+sweep_runs = sa.Table(
+    "sweep_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("policy", sa.String(200), nullable=False, index=True),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Column("tickets", sa.Integer, nullable=True),
+    sa.Column("actions", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+
+# --- engine ---------------------------------------------------------------------------------------
+
+
+def database_url(url: str | None = None) -> str:
+    """The database URL to use: the one given, else JSM_BRIDGE_DATABASE_URL, else ./var/jsm-bridge.db."""
+    if url:
+        return url
+    from_env = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if from_env:
+        return from_env
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, frozenset | set | tuple):
+        return sorted(value) if isinstance(value, frozenset | set) else list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, sort_keys=True)
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = _sqlite_engine(url)
+    elif backend == "postgresql":
+        connect_args: dict[str, Any] = {}
+        if parsed.get_driver_name() == "psycopg" and "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = 5
+        engine = sa.create_engine(url, pool_pre_ping=True, json_serializer=_dumps, connect_args=connect_args)
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True, json_serializer=_dumps)
+    _never_share_connections_across_fork(engine)
+    return engine
+
+
+def _never_share_connections_across_fork(engine: Engine) -> None:
+    """A pooled connection opened before a fork (gunicorn --preload) is not reused in the child."""
+
+    @event.listens_for(engine, "connect")
+    def _remember_pid(_dbapi_connection: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _check_pid(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise exc.DisconnectionError("connection opened in another process; opening a new one")
+
+
+def _sqlite_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    database = parsed.database or ""
+    memory = database in ("", ":memory:")
+    if not memory:
+        # A folder that cannot be made is reported as StoreUnavailable on first use, in SQLite's words.
+        with suppress(OSError):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url,
+        json_serializer=_dumps,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        **({"poolclass": StaticPool} if memory else {}),
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transactions out of the driver's hands so that BEGIN IMMEDIATE below is what runs.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if not memory:
+            _enable_wal(cursor)
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the write lock up front: two processes cannot both read-then-write the same rows.
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch a SQLite file to WAL. The switch needs an exclusive lock and SQLite does not wait for it
+    (the busy timeout does not apply), so two processes opening a new file at once retry here."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _lock_id(name: str) -> int:
+    """A signed 64-bit advisory lock id for a name, the same in every process."""
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+# --- the store ------------------------------------------------------------------------------------
+
+
+class Store:
+    """All durable state behind one object. Thread-safe; every method is one short transaction."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        clock: Clock | None = None,
+        *,
+        dedupe_window: timedelta = DEFAULT_DEDUPE_WINDOW,
+    ) -> None:
+        self.url = database_url(url)
+        self.clock: Clock = clock or SystemClock()
+        self.dedupe_window = dedupe_window
+        try:
+            self.engine = _create_engine(self.url)
+        except (exc.ArgumentError, ImportError) as error:
+            raise StoreError(f"cannot use database URL {self._safe_url()}: {error}") from error
+        self.dialect = self.engine.dialect.name
+
+    def __repr__(self) -> str:
+        return f"Store({self._safe_url()})"
+
+    def _safe_url(self) -> str:
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except exc.ArgumentError:
+            return "<unparseable URL>"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- transactions --
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except exc.OperationalError as error:
+            raise StoreUnavailable(
+                f"database {self._safe_url()} is unavailable: {error.orig or error}; "
+                f"check that it is running and reachable, or set {DATABASE_URL_ENV}"
+            ) from error
+        except exc.DBAPIError as error:
+            if error.connection_invalidated:
+                raise StoreUnavailable(f"lost the connection to {self._safe_url()}: {error.orig}") from error
+            raise StoreError(f"database error on {self._safe_url()}: {error.orig or error}") from error
+        except exc.SQLAlchemyError as error:
+            raise StoreError(f"database error on {self._safe_url()}: {error}") from error
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction: BEGIN IMMEDIATE on SQLite, an ordinary transaction on PostgreSQL."""
+        with self._errors(), self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._errors(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _now(self) -> datetime:
+        now = self.clock.now()
+        if now.tzinfo is None:
+            raise ValueError("the store's clock returned a naive datetime")
+        return now.astimezone(UTC)
+
+    # -- lifecycle --
+
+    def ping(self) -> None:
+        """Check that the database answers; raises StoreUnavailable when it does not."""
+        with self._read() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def migrate(self) -> None:
+        """Bring the schema up to date. Safe when several processes start at once."""
+        from jsm_bridge.migrations import upgrade
+
+        with self._write() as conn:
+            if self.dialect == "postgresql":
+                # Migrations wait for each other; the second finds the schema current and does nothing.
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_id("jsm-bridge:migrate"))))
+            upgrade(conn)
+        log.info("store.migrated url=%s", self._safe_url())
+
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at, or None before the first migration."""
+        from jsm_bridge.migrations import current_revision
+
+        with self._read() as conn:
+            return current_revision(conn)
+
+    # -- inbox --
+
+    def inbox_add(self, entry: InboxEntry) -> bool:
+        """Store a delivery; False when it was already seen (same delivery id, or same body lately)."""
+        return self.inbox_add_many([entry])[0]
+
+    def inbox_add_many(self, entries: Sequence[InboxEntry]) -> list[bool]:
+        """Store a batch in one transaction; one flag per entry, False for a duplicate (also within the batch)."""
+        if not entries:
+            return []
+        now = self._now()
+        results: list[bool] = []
+        with self._write() as conn:
+            if self.dialect == "postgresql":
+                # Serialise writers of the same body so that the content window holds across instances.
+                names = {"inbox:" + e.content_hash for e in entries}
+                names |= {"inbox:" + e.delivery_id for e in entries if e.delivery_id is not None}
+                for name in sorted(names):
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_id(name))))
+            seen_ids: set[str] = set()
+            seen_hashes: list[tuple[str, datetime]] = []
+            for entry in entries:
+                received = _aware(entry.received_at)
+                if entry.delivery_id is not None and (
+                    entry.delivery_id in seen_ids or self._delivery_seen(conn, entry.delivery_id)
+                ):
+                    results.append(False)
+                    continue
+                if entry.delivery_id is None and (
+                    any(
+                        h == entry.content_hash and abs(received - t) < self.dedupe_window
+                        for h, t in seen_hashes
+                    )
+                    or self._content_seen(conn, entry.content_hash, received)
+                ):
+                    results.append(False)
+                    continue
+                conn.execute(
+                    inbox.insert().values(
+                        delivery_id=entry.delivery_id,
+                        content_hash=entry.content_hash,
+                        event_type=entry.event_type,
+                        issue_key=entry.issue_key,
+                        flavor=entry.flavor,
+                        payload=entry.payload,
+                        received_at=received,
+                        state="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        updated_at=now,
+                    )
+                )
+                if entry.delivery_id is not None:
+                    seen_ids.add(entry.delivery_id)
+                seen_hashes.append((entry.content_hash, received))
+                results.append(True)
+        return results
+
+    def _delivery_seen(self, conn: Connection, delivery_id: str) -> bool:
+        found = conn.execute(sa.select(inbox.c.id).where(inbox.c.delivery_id == delivery_id).limit(1))
+        return found.first() is not None
+
+    def _content_seen(self, conn: Connection, digest: str, received: datetime) -> bool:
+        window = self.dedupe_window
+        found = conn.execute(
+            sa.select(inbox.c.id)
+            .where(
+                inbox.c.content_hash == digest,
+                inbox.c.received_at > received - window,
+                inbox.c.received_at < received + window,
+            )
+            .limit(1)
+        )
+        return found.first() is not None
+
+    def inbox_claim(
+        self, worker: str, limit: int = 10, lease: timedelta = timedelta(seconds=60)
+    ) -> list[InboxEvent]:
+        """Claim up to `limit` events for a worker, oldest first: pending ones that are due, and ones
+        whose previous worker's lease ran out. No event is handed to two workers at once."""
+        now = self._now()
+        due = sa.or_(
+            sa.and_(inbox.c.state == "pending", inbox.c.next_attempt_at <= now),
+            sa.and_(inbox.c.state == "processing", inbox.c.lease_until <= now),
+        )
+        with self._write() as conn:
+            query = (
+                sa.select(inbox.c.id, inbox.c.state, inbox.c.holder)
+                .where(due)
+                .order_by(inbox.c.id)
+                .limit(limit)
+            )
+            if self.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            found = conn.execute(query).all()
+            if not found:
+                return []
+            ids = [row.id for row in found]
+            conn.execute(
+                inbox.update()
+                .where(inbox.c.id.in_(ids))
+                .values(state="processing", holder=worker, lease_until=now + lease, updated_at=now)
+            )
+            # A lease that ran out means its worker died or hung on this event: count that as an
+            # attempt, so an event that kills workers ends up dead instead of looping for ever.
+            for row in found:
+                if row.state == "processing":
+                    conn.execute(
+                        inbox.update()
+                        .where(inbox.c.id == row.id)
+                        .values(
+                            attempts=inbox.c.attempts + 1,
+                            error=f"lease of worker {row.holder} ran out before it finished",
+                        )
+                    )
+            rows = conn.execute(sa.select(inbox).where(inbox.c.id.in_(ids)).order_by(inbox.c.id))
+            return [_inbox_event(row) for row in rows]
+
+    def inbox_done(self, event_id: int) -> None:
+        self._inbox_set(event_id, state="done", holder=None, lease_until=None, error=None)
+
+    def inbox_retry(self, event_id: int, error: str, at: datetime) -> None:
+        """Count a failed attempt and put the event back in the queue, due at `at`."""
+        self._inbox_set(
+            event_id,
+            state="pending",
+            attempts=inbox.c.attempts + 1,
+            error=error,
+            next_attempt_at=_aware(at),
+            holder=None,
+            lease_until=None,
+        )
+
+    def inbox_dead(self, event_id: int, error: str) -> None:
+        """Give up on an event: it stays in the inbox, state dead, until someone replays it."""
+        self._inbox_set(
+            event_id, state="dead", attempts=inbox.c.attempts + 1, error=error, holder=None, lease_until=None
+        )
+
+    def inbox_replay(self, event_id: int) -> None:
+        """Put a dead or done event back in the queue, due now, with its attempts reset."""
+        now = self._now()
+        with self._write() as conn:
+            row = conn.execute(sa.select(inbox.c.state).where(inbox.c.id == event_id)).first()
+            if row is None:
+                raise UnknownEntry(f"no inbox event {event_id}")
+            if row.state not in ("dead", "done"):
+                raise StoreError(
+                    f"inbox event {event_id} is {row.state}; only dead or done events are replayed"
+                )
+            conn.execute(
+                inbox.update()
+                .where(inbox.c.id == event_id)
+                .values(
+                    state="pending",
+                    attempts=0,
+                    error=None,
+                    next_attempt_at=now,
+                    holder=None,
+                    lease_until=None,
+                    updated_at=now,
+                )
+            )
+
+    def _inbox_set(self, event_id: int, **values: Any) -> None:
+        now = self._now()
+        with self._write() as conn:
+            result = conn.execute(
+                inbox.update().where(inbox.c.id == event_id).values(updated_at=now, **values)
+            )
+            if result.rowcount == 0:
+                raise UnknownEntry(f"no inbox event {event_id}")
+
+    def inbox_list(self, state: str | None = None, limit: int = 100) -> list[InboxEvent]:
+        """Events, newest first, optionally of one state."""
+        query = sa.select(inbox).order_by(inbox.c.id.desc()).limit(limit)
+        if state is not None:
+            query = query.where(inbox.c.state == state)
+        with self._read() as conn:
+            return [_inbox_event(row) for row in conn.execute(query)]
+
+    def inbox_get(self, event_id: int) -> InboxEvent | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(inbox).where(inbox.c.id == event_id)).first()
+        return None if row is None else _inbox_event(row)
+
+    def inbox_depth(self) -> dict[str, int]:
+        """How many events are in each state (every state present, zero when empty)."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(inbox.c.state, sa.func.count()).group_by(inbox.c.state))
+            counts = {state: 0 for state in INBOX_STATES}
+            counts.update({row[0]: int(row[1]) for row in rows})
+        return counts
+
+    def inbox_purge(self, older_than: datetime) -> int:
+        """Delete done events received before `older_than` (keeping delivery ids long enough to dedupe)."""
+        with self._write() as conn:
+            result = conn.execute(
+                inbox.delete().where(inbox.c.state == "done", inbox.c.received_at < _aware(older_than))
+            )
+            return int(result.rowcount or 0)
+
+    # -- ledger --
+
+    def ledger_claim(self, action: Action, holder: str) -> bool:
+        """Claim an action's key before carrying it out. True when the caller now owns it: a new key,
+        or a failed one whose retry time has come. False when it is done, failed for good, or pending
+        (another claim whose outcome is unknown: only reconcile, which asks Jira, may release it)."""
+        now = self._now()
+        data = action.to_dict()
+        with self._write() as conn:
+            inserted = conn.execute(
+                self._insert(ledger)
+                .values(
+                    key=action.key,
+                    ticket=action.ticket,
+                    rule=action.rule,
+                    kind=action.kind,
+                    action=data,
+                    state="pending",
+                    attempts=1,
+                    holder=holder,
+                    claimed_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(ledger.c.key)
+            )
+            if inserted.first() is not None:
+                return True
+            query = sa.select(ledger).where(ledger.c.key == action.key)
+            if self.dialect == "postgresql":
+                query = query.with_for_update()
+            row = conn.execute(query).one()
+            if row.state != "failed" or row.retry_at is None or _aware(row.retry_at) > now:
+                return False
+            conn.execute(
+                ledger.update()
+                .where(ledger.c.key == action.key, ledger.c.state == "failed")
+                .values(
+                    state="pending",
+                    attempts=ledger.c.attempts + 1,
+                    holder=holder,
+                    claimed_at=now,
+                    retry_at=None,
+                    action=data,
+                )
+            )
+            return True
+
+    def ledger_done(self, key: str) -> None:
+        self._ledger_set(key, state="done", done_at=self._now(), error=None, retry_at=None)
+
+    def ledger_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt. With `retry_at` the action stays owed and may be claimed again from
+        then; with None it is given up for good."""
+        self._ledger_set(
+            key, state="failed", error=error, retry_at=None if retry_at is None else _aware(retry_at)
+        )
+
+    def _ledger_set(self, key: str, **values: Any) -> None:
+        with self._write() as conn:
+            result = conn.execute(ledger.update().where(ledger.c.key == key).values(**values))
+            if result.rowcount == 0:
+                raise UnknownEntry(f"no ledger entry {key!r}")
+
+    def ledger_get(self, key: str) -> LedgerEntry | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(ledger).where(ledger.c.key == key)).first()
+        return None if row is None else _ledger_entry(row)
+
+    def ledger_pending(self, older_than: datetime) -> list[LedgerEntry]:
+        """Claims still pending that were made before `older_than`: left behind by a crash."""
+        query = (
+            sa.select(ledger)
+            .where(ledger.c.state == "pending", ledger.c.claimed_at < _aware(older_than))
+            .order_by(ledger.c.claimed_at)
+        )
+        with self._read() as conn:
+            return [_ledger_entry(row) for row in conn.execute(query)]
+
+    def ledger_done_keys(self, ticket: str) -> frozenset[str]:
+        query = sa.select(ledger.c.key).where(ledger.c.ticket == ticket, ledger.c.state == "done")
+        with self._read() as conn:
+            return frozenset(row.key for row in conn.execute(query))
+
+    def ledger_entries(self, ticket: str | None = None) -> list[LedgerEntry]:
+        query = sa.select(ledger).order_by(ledger.c.claimed_at, ledger.c.key)
+        if ticket is not None:
+            query = query.where(ledger.c.ticket == ticket)
+        with self._read() as conn:
+            return [_ledger_entry(row) for row in conn.execute(query)]
+
+    def ledger_next_retry(self, ticket: str, after: datetime | None = None) -> datetime | None:
+        """The earliest time (later than `after`, when given) a failed action of this ticket may be
+        retried, or None."""
+        query = sa.select(sa.func.min(ledger.c.retry_at)).where(
+            ledger.c.ticket == ticket, ledger.c.state == "failed", ledger.c.retry_at.is_not(None)
+        )
+        if after is not None:
+            query = query.where(ledger.c.retry_at > _aware(after))
+        with self._read() as conn:
+            value = conn.execute(query).scalar()
+        return _from_db(value)
+
+    # -- ticket cache --
+
+    def cache_put(
+        self, ticket: str, policy: str, next_due: datetime | None, snapshot: dict[str, Any] | None
+    ) -> None:
+        """Remember when a ticket needs looking at again under a policy (None: only when it changes)."""
+        now = self._now()
+        values = {
+            "snapshot": snapshot,
+            "next_due": None if next_due is None else _aware(next_due),
+            "updated_at": now,
+        }
+        with self._write() as conn:
+            conn.execute(
+                self._insert(ticket_cache)
+                .values(ticket=ticket, policy=policy, **values)
+                .on_conflict_do_update(index_elements=["ticket", "policy"], set_=values)
+            )
+
+    def cache_get(self, ticket: str, policy: str) -> tuple[datetime | None, dict[str, Any] | None] | None:
+        """(next_due, snapshot) for a ticket under a policy, or None when it is not cached."""
+        query = sa.select(ticket_cache.c.next_due, ticket_cache.c.snapshot).where(
+            ticket_cache.c.ticket == ticket, ticket_cache.c.policy == policy
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (_from_db(row.next_due), row.snapshot)
+
+    def cache_due(self, now: datetime) -> list[tuple[str, str]]:
+        """(ticket, policy) pairs whose next_due has come, soonest first."""
+        query = (
+            sa.select(ticket_cache.c.ticket, ticket_cache.c.policy)
+            .where(ticket_cache.c.next_due <= _aware(now))
+            .order_by(ticket_cache.c.next_due, ticket_cache.c.ticket)
+        )
+        with self._read() as conn:
+            return [(row.ticket, row.policy) for row in conn.execute(query)]
+
+    def earliest_due(self) -> datetime | None:
+        with self._read() as conn:
+            value = conn.execute(sa.select(sa.func.min(ticket_cache.c.next_due))).scalar()
+        return _from_db(value)
+
+    def cache_wake(self, ticket: str, at: datetime) -> int:
+        """Bring a cached ticket's next_due forward to `at` (under every policy it is cached for);
+        returns how many rows changed. Later times are left as they are."""
+        at = _aware(at)
+        with self._write() as conn:
+            result = conn.execute(
+                ticket_cache.update()
+                .where(
+                    ticket_cache.c.ticket == ticket,
+                    sa.or_(ticket_cache.c.next_due.is_(None), ticket_cache.c.next_due > at),
+                )
+                .values(next_due=at, updated_at=self._now())
+            )
+            return int(result.rowcount or 0)
+
+    def cache_forget(self, ticket: str) -> None:
+        with self._write() as conn:
+            conn.execute(ticket_cache.delete().where(ticket_cache.c.ticket == ticket))
+
+    # -- leases and locks --
+
+    def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
+        """Hold a named lease until now + ttl. True when `holder` has it: it was free, expired, or
+        already theirs (then it is renewed); False while someone else holds it."""
+        now = self._now()
+        with self._write() as conn:
+            inserted = conn.execute(
+                self._insert(leases)
+                .values(name=name, holder=holder, expires_at=now + ttl)
+                .on_conflict_do_nothing(index_elements=["name"])
+                .returning(leases.c.name)
+            )
+            if inserted.first() is not None:
+                return True
+            taken = conn.execute(
+                leases.update()
+                .where(leases.c.name == name, sa.or_(leases.c.holder == holder, leases.c.expires_at <= now))
+                .values(holder=holder, expires_at=now + ttl)
+            )
+            return taken.rowcount == 1
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give a lease up; does nothing when `holder` does not hold it."""
+        with self._write() as conn:
+            conn.execute(leases.delete().where(leases.c.name == name, leases.c.holder == holder))
+
+    def lease_holder(self, name: str) -> Lease | None:
+        """The current, unexpired holder of a lease, or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(leases).where(leases.c.name == name, leases.c.expires_at > self._now())
+            ).first()
+        return None if row is None else Lease(row.name, row.holder, _aware(row.expires_at))
+
+    @contextmanager
+    def advisory_lock(self, name: str, ttl: timedelta = timedelta(minutes=10)) -> Iterator[bool]:
+        """Try to take a named lock without waiting; yields whether it was taken, releases it on exit.
+
+        On PostgreSQL this is a session advisory lock, freed by the server if the process dies. On
+        SQLite it is a lease that lapses after `ttl` if the process dies without releasing it."""
+        if self.dialect != "postgresql":
+            holder = f"lock:{uuid.uuid4()}"
+            taken = self.acquire_lease(name, holder, ttl)
+            try:
+                yield taken
+            finally:
+                if taken:
+                    self.release_lease(name, holder)
+            return
+        lock_id = _lock_id(name)
+        with self._errors():
+            conn = self.engine.connect()
+        try:
+            with self._errors():
+                taken = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(lock_id))).scalar())
+                conn.commit()
+            try:
+                yield taken
+            finally:
+                if taken:
+                    with self._errors():
+                        conn.execute(sa.select(sa.func.pg_advisory_unlock(lock_id)))
+                        conn.commit()
+        finally:
+            conn.close()
+
+    # -- sweep runs --
+
+    def sweep_started(self, policy: str) -> int:
+        with self._write() as conn:
+            result = conn.execute(
+                sweep_runs.insert().values(policy=policy, started_at=self._now()).returning(sweep_runs.c.id)
+            )
+            return int(result.scalar_one())
+
+    def sweep_finished(self, run_id: int, tickets: int, actions: int, error: str | None = None) -> None:
+        with self._write() as conn:
+            result = conn.execute(
+                sweep_runs.update()
+                .where(sweep_runs.c.id == run_id)
+                .values(finished_at=self._now(), tickets=tickets, actions=actions, error=error)
+            )
+            if result.rowcount == 0:
+                raise UnknownEntry(f"no sweep run {run_id}")
+
+    def sweep_runs(self, policy: str | None = None, limit: int = 50) -> list[SweepRun]:
+        """Recent sweep runs, newest first."""
+        query = sa.select(sweep_runs).order_by(sweep_runs.c.id.desc()).limit(limit)
+        if policy is not None:
+            query = query.where(sweep_runs.c.policy == policy)
+        with self._read() as conn:
+            return [
+                SweepRun(
+                    id=row.id,
+                    policy=row.policy,
+                    started_at=_aware(row.started_at),
+                    finished_at=_from_db(row.finished_at),
+                    tickets=row.tickets,
+                    actions=row.actions,
+                    error=row.error,
+                )
+                for row in conn.execute(query)
+            ]
+
+    # -- dialect specifics --
+
+    def _insert(self, table: sa.Table) -> Any:
+        """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL both do)."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table)
+        if self.dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            return sqlite_insert(table)
+        raise StoreError(f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL")
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: pass time-zone-aware instants to the store")
+    return value.astimezone(UTC)
+
+
+def _from_db(value: Any) -> datetime | None:
+    """Aggregates (MIN) bypass the column type on SQLite and come back as text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _inbox_event(row: Any) -> InboxEvent:
+    return InboxEvent(
+        id=row.id,
+        delivery_id=row.delivery_id,
+        content_hash=row.content_hash,
+        event_type=row.event_type,
+        issue_key=row.issue_key,
+        payload=row.payload,
+        received_at=row.received_at,
+        flavor=row.flavor,
+        state=row.state,
+        attempts=row.attempts,
+        error=row.error,
+        next_attempt_at=row.next_attempt_at,
+        holder=row.holder,
+        lease_until=row.lease_until,
+    )
+
+
+def _ledger_entry(row: Any) -> LedgerEntry:
+    return LedgerEntry(
+        key=row.key,
+        ticket=row.ticket,
+        rule=row.rule,
+        kind=row.kind,
+        action=dict(row.action),
+        state=row.state,
+        attempts=row.attempts,
+        error=row.error,
+        holder=row.holder,
+        claimed_at=row.claimed_at,
+        done_at=row.done_at,
+        retry_at=row.retry_at,
+    )
+
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "InboxEntry",
+    "InboxEvent",
+    "Lease",
+    "LedgerEntry",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "SweepRun",
+    "UnknownEntry",
+    "content_hash",
+    "database_url",
+]
