@@ -10,7 +10,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from jsm_bridge.actions import BOT_AUTHOR
 from jsm_bridge.policy.durations import Duration, Limit
@@ -27,8 +27,7 @@ WAITING = "waiting"
 CLOCK_NAMES = (FIRST_RESPONSE, RESOLUTION, TIER_CLOCK, UPDATE, WAITING)
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """A stretch of the ticket's life in which status, priority and tier stayed the same."""
 
     start: datetime
