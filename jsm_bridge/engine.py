@@ -41,6 +41,7 @@ from jsm_bridge.sla import (
     Timeline,
     build_timeline,
     duration_target,
+    in_time_order,
     policy_facts,
     state_at_creation,
     targets_of,
@@ -840,7 +841,7 @@ def decide(ticket: Ticket, policy: Policy, now: datetime) -> Decision:
     future instant at which anything more could become due, and the ticket's clocks at `now`."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"decide() needs a time-zone-aware `now`; got {now!r}")
-    ctx = Context(ticket, policy, now)
+    ctx = Context(in_time_order(ticket), policy, now)
     clocks = ctx.clocks
     actions: list[Action] = []
     due: list[datetime] = []

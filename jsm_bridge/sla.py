@@ -644,7 +644,23 @@ def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
 
 def clocks(ticket: Ticket, policy: Policy, now: datetime) -> dict[str, Clock]:
     """The ticket's clocks at `now` under `policy`."""
-    return build_timeline(ticket, policy, now).clocks()
+    return build_timeline(in_time_order(ticket), policy, now).clocks()
+
+
+def in_time_order(ticket: Ticket) -> Ticket:
+    """The ticket with its changes and comments sorted by time (stable), as the clocks expect them.
+    Histories usually arrive sorted, and then the ticket is returned as it is."""
+
+    def ordered(instants: Sequence[datetime]) -> bool:
+        return all(a <= b for a, b in zip(instants, instants[1:], strict=False))
+
+    if ordered([c.at for c in ticket.changes]) and ordered([c.at for c in ticket.comments]):
+        return ticket
+    return replace(
+        ticket,
+        changes=tuple(sorted(ticket.changes, key=lambda c: c.at)),
+        comments=tuple(sorted(ticket.comments, key=lambda c: c.at)),
+    )
 
 
 __all__ = [
@@ -664,6 +680,7 @@ __all__ = [
     "clocks",
     "duration_target",
     "first_response_at",
+    "in_time_order",
     "policy_facts",
     "is_human_response",
     "replay",
