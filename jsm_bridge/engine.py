@@ -699,7 +699,7 @@ def _stale(ctx: Context) -> Outcome:
         if remind_at > ctx.now:
             out.wait_until(remind_at)
         elif not ctx.done(key) and close_at > ctx.now:
-            reason = f"No reply from the customer for {stale.remind_after} while {ctx.ticket.status}"
+            reason = f"No reply from the customer for {stale.remind_after} since {_human(since, policy)} ({ctx.ticket.status})"
             out.actions.append(
                 ctx.comment(
                     key,
@@ -716,7 +716,7 @@ def _stale(ctx: Context) -> Outcome:
         out.wait_until(close_at)
         return out
     key = f"{base}:close:{stamp(since)}"
-    reason = f"No reply from the customer for {stale.close_after} while {ctx.ticket.status}: closing"
+    reason = f"Closed: no reply from the customer for {stale.close_after} since {_human(since, policy)} ({ctx.ticket.status})"
     out.actions.append(
         ctx.comment(
             f"{key}:comment",
@@ -733,6 +733,11 @@ def _stale(ctx: Context) -> Outcome:
         Transition(**ctx.common(key, stale.id, reason), status=stale.transition, resolution=stale.resolution)
     )
     return out
+
+
+def _human(instant: datetime, policy: Policy) -> str:
+    """An instant in a reason: `Mon 23 Nov 10:00`, in the policy's office time zone."""
+    return instant.astimezone(_zone(policy, None)).strftime("%a %d %b %H:%M")
 
 
 def _after(policy: Policy, start: datetime, duration: Duration) -> datetime:
