@@ -253,3 +253,13 @@ def test_each_kind_of_comment_gets_exactly_the_variables_its_section_documents(s
     assert recording.seen
     for kind, names in recording.seen.items():
         assert names == set(variables_for(kind)), kind
+
+
+def test_clocks_read_from_a_decision_are_the_timelines_clocks(full):
+    from jsm_bridge.sla import clocks
+
+    t = settle(ticket(priority="P2"), full, MON).with_change(
+        MON + timedelta(hours=3), "status", "Awaiting third party"
+    )
+    now = MON + timedelta(hours=5)
+    assert dict(decide(t, full, now).clocks) == clocks(t, full, now)
