@@ -267,16 +267,17 @@ def _flags(ctx: Context) -> Outcome:
     """Each flag acts once per ticket: what it has done (its keys) it never does again."""
     out = Outcome()
     policy, ticket = ctx.policy, ctx.ticket
-    priority, tier_rank = ticket.priority, policy.tier_rank(ctx.tier)
+    facts = policy_facts(policy)
+    priority, tier_rank = ticket.priority, facts.tier_rank(ctx.tier)
     for rule in policy.spec.flags:
         base = f"{ctx.key}:flag:{rule.id}"
         label_due = bool(rule.label) and rule.label not in ticket.labels and not ctx.done(f"{base}:label")
         priority_due = (
             rule.priority is not None
-            and policy.priority_rank(rule.priority) < policy.priority_rank(priority)
+            and facts.priority_rank(rule.priority) < facts.priority_rank(priority)
             and not ctx.done(f"{base}:priority")
         )
-        tier_due = rule.to is not None and policy.tier_rank(rule.to) > tier_rank
+        tier_due = rule.to is not None and facts.tier_rank(rule.to) > tier_rank
         comment_due = rule.comment is not None and not ctx.done(f"{base}:comment")
         if not (label_due or priority_due or tier_due or comment_due):
             continue  # everything this flag can do is done: no need to scan the ticket again
@@ -296,7 +297,7 @@ def _flags(ctx: Context) -> Outcome:
             priority = rule.priority
         if tier_due and rule.to:
             out.actions.append(ctx.move_to_tier(rule.to, rule.id, reason))
-            tier_rank = policy.tier_rank(rule.to)
+            tier_rank = facts.tier_rank(rule.to)
         if comment_due and rule.comment:
             out.actions.append(
                 ctx.comment_from(rule.comment, f"{base}:comment", rule.id, "flags", reason, findings=findings)
@@ -324,7 +325,8 @@ def _classify(ctx: Context) -> Outcome:
                 )
             return out
     rule = next((r for r in rules if "updated" in r.on and r.when.matches(ticket)), None)
-    if rule is not None and policy.priority_rank(rule.priority) < policy.priority_rank(priority):
+    facts = policy_facts(policy)
+    if rule is not None and facts.priority_rank(rule.priority) < facts.priority_rank(priority):
         raised = f"{ctx.key}:classify:{rule.id}:{rule.priority}"
         reason = f"Priority raised to {rule.priority} by {rule.id}: {rule.when.describe()}"
         out.actions.append(SetPriority(**ctx.common(raised, rule.id, reason), priority=rule.priority))
@@ -556,11 +558,12 @@ def _escalate(ctx: Context) -> Outcome:
     if ctx.resolved:
         return out
     policy = ctx.policy
+    facts = policy_facts(policy)
     current = ctx.tier
     moved = False
     for rule in policy.spec.escalate:
         # Never down, never sideways: only rules that would raise the ticket above where it is now.
-        if policy.tier_rank(rule.to) <= policy.tier_rank(current):
+        if facts.tier_rank(rule.to) <= facts.tier_rank(current):
             continue
         if rule.from_ and not _in(current, rule.from_):
             continue

@@ -96,6 +96,21 @@ class PolicyFacts:
     targets: dict[tuple[Limit, float], list[Target]] = field(default_factory=dict)
     memo: dict[str, Any] = field(default_factory=dict)  # other derived values, by the name of their use
 
+    priority_ranks: dict[str, int] = field(default_factory=dict)
+    tier_ranks: dict[str, int] = field(default_factory=dict)
+
+    def priority_rank(self, name: str | None) -> int:
+        """As Policy.priority_rank: 0 for the highest; unknown or missing below all known ones."""
+        return (
+            self.priority_ranks.get(name, len(self.priority_ranks))
+            if name is not None
+            else len(self.priority_ranks)
+        )
+
+    def tier_rank(self, name: str | None) -> int:
+        """As Policy.tier_rank: 0 for the first tier; no tier or an unknown one is the first."""
+        return self.tier_ranks.get(name, 0) if name is not None else 0
+
     def is_resolved(self, status: str | None) -> bool:
         return status is not None and status.lower() in self.resolved
 
@@ -116,6 +131,8 @@ def policy_facts(policy: Policy) -> PolicyFacts:
             paused=frozenset(s.lower() for s in spec.targets.pause.status),
             first_tier=spec.tiers[0].name if spec.tiers else None,
             always=frozenset(name for name, calendar in policy.calendars.items() if calendar.is_24x7),
+            priority_ranks={name: i for i, name in enumerate(spec.priorities)},
+            tier_ranks={tier.name: i for i, tier in reversed(list(enumerate(spec.tiers)))},
         )
         _FACTS[policy] = found
     return found
