@@ -636,8 +636,11 @@ def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
             if now_resolved and not was_resolved:
                 resolved_at = change.at
             elif was_resolved and not now_resolved:
-                cycle += 1
-                cycle_start = change.at
+                # The bridge undoing a resolution it refused (validation `before`) is not a reopen:
+                # the cycle goes on as if the ticket had never been resolved.
+                if change.author != BOT_AUTHOR:
+                    cycle += 1
+                    cycle_start = change.at
                 resolved_at = None
         elif change.field == PRIORITY:
             priority = change.new

@@ -190,3 +190,10 @@ def test_a_history_out_of_order_is_read_in_time_order(tmp_path):
     result = clocks(t, policy(tmp_path), MON + hours(6))
     assert result["resolution"].paused == hours(3)
     assert result["first_response"].stopped == MON + hours(1)
+
+
+def test_a_resolution_the_bridge_undid_is_not_a_reopen(tmp_path):
+    t = ticket("P1").with_change(MON + hours(2), "status", "Resolved")
+    t = t.with_change(MON + hours(2), "status", "In Progress", author=BOT_AUTHOR)
+    clock = clocks(t, policy(tmp_path), MON + hours(3))["resolution"]
+    assert clock.cycle == 1 and clock.started == MON and clock.elapsed == hours(3)
