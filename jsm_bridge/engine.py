@@ -457,8 +457,8 @@ def _enforce_before(ctx: Context, rule: ValidationRule) -> list[Action]:
         return []
     found = problems(rule, ticket)
     entered = next((c for c in reversed(ticket.changes) if c.field == STATUS), None)
-    if not found or entered is None or not entered.old:
-        return []
+    if not found or entered is None or not entered.old or entered.author == BOT_AUTHOR:
+        return []  # the bridge's own transitions (closing a stale ticket) are not refused
     key = f"{ctx.key}:before:{rule.id}:{stamp(entered.at)}"
     reason = (
         f"Moved back to {entered.old}: {ticket.status} needs "
