@@ -263,3 +263,20 @@ def test_clocks_read_from_a_decision_are_the_timelines_clocks(full):
     )
     now = MON + timedelta(hours=5)
     assert dict(decide(t, full, now).clocks) == clocks(t, full, now)
+
+
+def test_closing_a_stale_ticket_is_not_refused_by_a_before_rule(tmp_path):
+    text = FULL.read_text(encoding="utf-8").replace(
+        "  rules:\n",
+        "  rules:\n    - {id: root-cause-first, before: [Resolved], required: [Root cause]}\n",
+    )
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    policy = load_policy(path)
+    t = settle(ticket(priority="P4"), policy, MON).with_change(
+        MON + timedelta(hours=1), "status", "Waiting for customer"
+    )
+    closing = MON + timedelta(days=5, hours=1)
+    closed = settle(t, policy, closing)
+    assert closed.status == "Resolved"
+    assert not [k for k in closed.done if ":before:" in k]
