@@ -209,3 +209,22 @@ def test_ten_thousand_open_tickets_can_be_paged_through() -> None:
         ).json()
     assert total == 10_000
     assert len(ids["issues"]) == 5000 and ids["isLast"] is False
+
+
+@pytest.mark.parametrize(
+    ("jql", "projects"),
+    [
+        ("project = CB", {"CB"}),
+        ("project in (CB, OPS) AND status = Open", {"CB", "OPS"}),
+        ("project = CB AND project in (CB, OPS)", {"CB"}),
+        ("project = CB OR project = OPS", {"CB", "OPS"}),
+        ("project = CB OR status = Open", None),
+        ("NOT project = CB", None),
+        ("status = Open", None),
+    ],
+)
+def test_queries_limited_to_projects_look_only_at_those_projects(jql: str, projects: set[str] | None) -> None:
+    from jsm_bridge.sandbox.catalog import Catalog
+    from jsm_bridge.sandbox.jql import compile_jql
+
+    assert compile_jql(jql, Catalog()).projects == (frozenset(projects) if projects else None)

@@ -82,6 +82,7 @@ class SandboxState:
         self.lock = threading.RLock()
         self.issues: dict[str, Issue] = {}
         self.issue_keys_by_id: dict[int, str] = {}
+        self.issues_by_project: dict[str, dict[str, Issue]] = {}
         self.projects: dict[str, tuple[int, str]] = {}
         self.webhooks: dict[int, Webhook] = {}
         self.users: dict[str, User] = {u.name: u for u in catalog.users}
@@ -104,8 +105,7 @@ class SandboxState:
         for key, (project_id, name) in (meta.get("projects") or {}).items():
             self.projects[key] = (project_id, name)
         for issue in issues:
-            self.issues[issue.key] = issue
-            self.issue_keys_by_id[issue.id] = issue.key
+            self._index(issue)
         for webhook in webhooks:
             self.webhooks[webhook.id] = webhook
         if meta.get("clock"):
@@ -198,7 +198,15 @@ class SandboxState:
             cached = self._search_cache.get(query.text)
             if cached and cached[0] == (self.version, now):
                 return cached[1]
-            matching = [issue for issue in self.issues.values() if query.matches(issue, now)]
+            if query.projects is None:
+                candidates: Iterable[Issue] = self.issues.values()
+            else:
+                candidates = [
+                    issue
+                    for project in query.projects
+                    for issue in self.issues_by_project.get(project, {}).values()
+                ]
+            matching = [issue for issue in candidates if query.matches(issue, now)]
             result = query.sort(matching, self.catalog)
             if len(self._search_cache) > 64:
                 self._search_cache.clear()
@@ -391,9 +399,13 @@ class SandboxState:
         number = self._counters.numbers.get(project_key, 0) + 1
         self._counters.numbers[project_key] = number
         issue = Issue(self._counters.issue, f"{project_key}-{number}", project_key, now, now, stored)
+        self._index(issue)
+        return issue
+
+    def _index(self, issue: Issue) -> None:
         self.issues[issue.key] = issue
         self.issue_keys_by_id[issue.id] = issue.key
-        return issue
+        self.issues_by_project.setdefault(issue.project, {})[issue.key] = issue
 
     def bulk_create(
         self, project: str, count: int, fields: dict[str, Any] | None = None, actor: str | None = None
@@ -482,6 +494,7 @@ class SandboxState:
             issue = self.issue(key)
             del self.issues[issue.key]
             del self.issue_keys_by_id[issue.id]
+            del self.issues_by_project[issue.project][issue.key]
             self.version += 1
             self.storage.delete_issue(issue.key)
             if notify:
