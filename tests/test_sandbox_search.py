@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from jsm_bridge.clock import ManualClock
-from jsm_bridge.sandbox import SandboxServer
+from jsm_bridge.sandbox import Faults, SandboxServer
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -228,3 +228,23 @@ def test_queries_limited_to_projects_look_only_at_those_projects(jql: str, proje
     from jsm_bridge.sandbox.jql import compile_jql
 
     assert compile_jql(jql, Catalog()).projects == (frozenset(projects) if projects else None)
+
+
+def test_search_lag_shows_the_state_before_recent_changes(tickets: SandboxServer) -> None:
+    tickets.faults = Faults(search_lag_seconds=60)
+    tickets.state.transition("CB-1", "51", None, None, "agent")  # Escalate
+    tickets.state.create_issue({"project": {"key": "CB"}, "summary": "Brand new"}, "agent")
+    assert keys(tickets, "project = CB AND status = Open") == ["CB-1"]
+    assert keys(tickets, "project = CB") == ["CB-1", "CB-2", "CB-3"]
+    current = requests.get(f"{tickets.url}/rest/api/2/issue/CB-1").json()["fields"]["status"]["name"]
+    assert current == "Escalated"
+    tickets.clock.advance(timedelta(seconds=61))
+    assert keys(tickets, "project = CB AND status = Escalated") == ["CB-1"]
+    assert keys(tickets, "project = CB") == ["CB-1", "CB-2", "CB-3", "CB-4"]
+
+
+def test_searched_issues_render_their_lagging_state(tickets: SandboxServer) -> None:
+    requests.post(f"{tickets.url}/_sandbox/faults", json={"search_lag_seconds": 30})
+    tickets.state.update_issue("CB-1", {"summary": "Renamed"}, None, "agent")
+    issue = search(tickets, "key = CB-1", fields="summary").json()["issues"][0]
+    assert issue["fields"]["summary"] == "Site down"

@@ -7,6 +7,7 @@ with SandboxServer(flavor="cloud") as sandbox:
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from types import TracebackType
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -62,6 +63,8 @@ class SandboxServer:
         storage: Storage = SqliteStorage(database) if database else MemoryStorage()
         self.state = SandboxState(catalog or Catalog(), self.clock, storage)
         self.injector = FaultInjector(faults)
+        self.injector.listeners.append(self._apply_search_lag)
+        self._apply_search_lag(self.injector.faults)
         self.renderer = Renderer(self.state.catalog, flavor, self.state.users)
         self.sender = WebhookSender(
             self.state,
@@ -76,6 +79,10 @@ class SandboxServer:
         self.url = ""
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+
+    def _apply_search_lag(self, faults: Faults) -> None:
+        with self.state.lock:
+            self.state.search_lag = timedelta(seconds=faults.search_lag_seconds)
 
     @property
     def faults(self) -> Faults:

@@ -5,11 +5,12 @@ Jira would, and tells the listeners (the webhook sender) about it, whichever cli
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from jsm_bridge.clock import ManualClock
@@ -90,8 +91,12 @@ class SandboxState:
         self.deliveries: deque[Delivery] = deque(maxlen=100_000)
         self.listeners: list[Listener] = []
         self.version = 0  # bumped on every change to an issue; keys the search cache
+        # Cloud search is eventually consistent: with a lag, searches show an issue as it was before
+        # changes made less than `search_lag` ago (sandbox clock), and not at all if it is that new.
+        self.search_lag = timedelta(0)
+        self._lagging: dict[str, tuple[datetime, Issue | None]] = {}
         self._counters = _Counters()
-        self._search_cache: dict[str, tuple[tuple[int, datetime], list[Issue]]] = {}
+        self._search_cache: dict[str, tuple[tuple[int, datetime, timedelta], list[Issue]]] = {}
         for key, name in catalog.projects.items():
             self._project(key, name)
         self._load()
@@ -196,7 +201,7 @@ class SandboxState:
         with self.lock:
             now = self.now()
             cached = self._search_cache.get(query.text)
-            if cached and cached[0] == (self.version, now):
+            if cached and cached[0] == (self.version, now, self.search_lag):
                 return cached[1]
             if query.projects is None:
                 candidates: Iterable[Issue] = self.issues.values()
@@ -206,12 +211,39 @@ class SandboxState:
                     for project in query.projects
                     for issue in self.issues_by_project.get(project, {}).values()
                 ]
+            lagging = self._lagging_view(now)
+            if lagging:
+                seen = (
+                    lagging.get(issue.key, issue) if issue.key in lagging else issue for issue in candidates
+                )
+                candidates = [issue for issue in seen if issue is not None]
             matching = [issue for issue in candidates if query.matches(issue, now)]
             result = query.sort(matching, self.catalog)
             if len(self._search_cache) > 64:
                 self._search_cache.clear()
-            self._search_cache[query.text] = ((self.version, now), result)
+            self._search_cache[query.text] = ((self.version, now, self.search_lag), result)
             return result
+
+    def _lagging_view(self, now: datetime) -> dict[str, Issue | None]:
+        """Issues whose search view is still behind: key -> the state searches see (None: not yet)."""
+        if not self.search_lag:
+            self._lagging.clear()
+            return {}
+        for key, (last, _) in list(self._lagging.items()):
+            if now >= last + self.search_lag:
+                del self._lagging[key]
+        return {key: snapshot for key, (_, snapshot) in self._lagging.items()}
+
+    def _remember(self, issue: Issue, new: bool = False) -> None:
+        """Before a change: keep what searches may still see while the lag lasts."""
+        if not self.search_lag:
+            return
+        now = self.now()
+        previous = self._lagging.get(issue.key)
+        if previous is not None and now < previous[0] + self.search_lag:
+            self._lagging[issue.key] = (now, previous[1])
+        else:
+            self._lagging[issue.key] = (now, None if new else copy.deepcopy(issue))
 
     # --- field input -------------------------------------------------------------------------
     def _value(self, field_id: str, raw: Any) -> Any:
@@ -354,6 +386,7 @@ class SandboxState:
     def create_issue(self, fields: dict[str, Any], actor: str, notify: bool = True) -> Issue:
         with self.lock:
             issue = self._new_issue(fields, actor)
+            self._remember(issue, new=True)
             self._save(issue)
             if notify:
                 self._emit(Event("jira:issue_created", issue, actor, "issue_created"))
@@ -433,6 +466,7 @@ class SandboxState:
         """PUT /issue: `fields` sets values, `update` applies verbs (set, add, remove, edit)."""
         with self.lock:
             issue = self.issue(key)
+            self._remember(issue)
             items, comments = self._apply(issue, fields or {}, update or {}, actor)
             history = self._record(issue, actor, items)
             self._save(issue)
@@ -518,6 +552,7 @@ class SandboxState:
     ) -> Issue:
         with self.lock:
             issue = self.issue(key)
+            self._remember(issue)
             available = {t.id: t for t in self.catalog.transitions_from(issue.status)}
             chosen = available.get(str(transition_id))
             if chosen is None:
@@ -572,6 +607,7 @@ class SandboxState:
             text = adf_to_text(body)
             if not text.strip():
                 raise JiraError(400, [], {"comment": "Comment body can not be empty!"})
+            self._remember(issue)
             comment = self._new_comment(issue, text, public, actor)
             self._save(issue)
             self._comment_added(issue, comment, actor, True)
