@@ -109,3 +109,12 @@ def test_transition_can_add_a_comment(sandbox: SandboxServer) -> None:
     )
     assert [c.body for c in sandbox.state.issue("CB-1").comments] == ["Which site?"]
     assert transitions(sandbox)["Back to support"]["to"]["name"] == "Waiting for support"
+
+
+def test_transition_fields_expand_shows_resolution_on_done_transitions(sandbox: SandboxServer) -> None:
+    body = requests.get(
+        f"{sandbox.url}/rest/api/2/issue/CB-1/transitions", params={"expand": "transitions.fields"}
+    ).json()
+    offered = {t["name"]: t for t in body["transitions"]}
+    assert "resolution" in offered["Resolve"]["fields"]
+    assert offered["Escalate"]["fields"] == {}
