@@ -248,3 +248,18 @@ def test_searched_issues_render_their_lagging_state(tickets: SandboxServer) -> N
     tickets.state.update_issue("CB-1", {"summary": "Renamed"}, None, "agent")
     issue = search(tickets, "key = CB-1", fields="summary").json()["issues"][0]
     assert issue["fields"]["summary"] == "Site down"
+
+
+def test_search_returns_asked_issue_properties(tickets: SandboxServer) -> None:
+    tickets.state.set_property("CB-1", "jsm-bridge", {"done": ["CB-1:tier:Development"]})
+    issues = search(tickets, "project = CB ORDER BY key", fields="summary", properties="jsm-bridge").json()[
+        "issues"
+    ]
+    assert issues[0]["properties"] == {"jsm-bridge": {"done": ["CB-1:tier:Development"]}}
+    assert issues[1]["properties"] == {}
+
+
+def test_get_issue_returns_asked_issue_properties(tickets: SandboxServer) -> None:
+    tickets.state.set_property("CB-1", "jsm-bridge", {"done": []})
+    issue = requests.get(f"{tickets.url}/rest/api/2/issue/CB-1", params={"properties": "*all"}).json()
+    assert issue["properties"] == {"jsm-bridge": {"done": []}}

@@ -211,10 +211,24 @@ class SandboxApp:
         return data
 
     def issue_json(
-        self, issue: Issue, version: int, wanted: set[str] | None, expand: set[str], default: str
+        self,
+        issue: Issue,
+        version: int,
+        wanted: set[str] | None,
+        expand: set[str],
+        default: str,
+        properties: set[str] | None = None,
     ) -> dict[str, Any]:
+        """The issue's JSON; `properties` (names or `*all`) adds those issue properties, as Jira does."""
         project_id, project_name = self.state.project_info(issue.project)
-        return self.renderer.issue(issue, project_name, project_id, version, wanted, expand, default)
+        body = self.renderer.issue(issue, project_name, project_id, version, wanted, expand, default)
+        if properties:
+            body["properties"] = {
+                name: value
+                for name, value in issue.properties.items()
+                if "*all" in properties or name in properties
+            }
+        return body
 
     @staticmethod
     def int_arg(value: Any, name: str, default: int) -> int:
@@ -424,8 +438,11 @@ class SandboxApp:
         matches = self.state.search(query)
         page = matches[offset : offset + limit]
         expand = self.expand_arg(args.get("expand"))
+        properties = parse_field_list(args.get("properties"))
         issues = [
-            self.issue_json(issue, version, wanted, expand, "*navigable") if wanted else {"id": str(issue.id)}
+            self.issue_json(issue, version, wanted or set(), expand, "*navigable", properties)
+            if wanted or properties
+            else {"id": str(issue.id)}
             for issue in page
         ]
         body: dict[str, Any] = {"issues": issues}
@@ -469,6 +486,7 @@ class SandboxApp:
         limit = min(max(self.int_arg(args.get("maxResults"), "maxResults", 50), 0), 1000)
         matches = self.state.search(query)
         expand = self.expand_arg(args.get("expand"))
+        properties = parse_field_list(args.get("properties"))
         page = matches[start : start + limit]
         return json_response(
             {
@@ -476,7 +494,10 @@ class SandboxApp:
                 "startAt": start,
                 "maxResults": limit,
                 "total": len(matches),
-                "issues": [self.issue_json(issue, version, wanted, expand, "*navigable") for issue in page],
+                "issues": [
+                    self.issue_json(issue, version, wanted, expand, "*navigable", properties)
+                    for issue in page
+                ],
             }
         )
 
@@ -504,7 +525,8 @@ class SandboxApp:
             )
             expand = self.expand_arg(request.args.get("expand"))
             with self.state.lock:
-                return json_response(self.issue_json(issue, version, wanted, expand, "*all"))
+                properties = parse_field_list(request.args.get("properties"))
+                return json_response(self.issue_json(issue, version, wanted, expand, "*all", properties))
         if request.method == "PUT":
             data = self.body(request)
             self.state.update_issue(key, data.get("fields"), data.get("update"), user)
