@@ -36,7 +36,8 @@ class SandboxServer:
 
     `clock` drives every timestamp (shared with the bridge in the demo); `database` keeps the state in a
     SQLite file; `faults` injects errors; `token`, when given, is the only credential accepted.
-    `webhook_retry_delays` (seconds) bounds and spaces webhook retries."""
+    `webhook_retry_delays` (seconds) bounds and spaces webhook retries; `legacy_comment_events` also
+    reports comments as jira:issue_updated; `jsm_automation` turns on JSM's default transition on comment."""
 
     def __init__(
         self,
@@ -52,6 +53,7 @@ class SandboxServer:
         webhook_retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0),
         webhook_timeout: float = 5.0,
         legacy_comment_events: bool = False,
+        jsm_automation: bool = False,
         log_requests: bool = False,
     ) -> None:
         if flavor not in FLAVORS:
@@ -62,6 +64,7 @@ class SandboxServer:
         self.port = port
         storage: Storage = SqliteStorage(database) if database else MemoryStorage()
         self.state = SandboxState(catalog or Catalog(), self.clock, storage)
+        self.state.jsm_automation = jsm_automation
         self.injector = FaultInjector(faults)
         self.injector.listeners.append(self._apply_search_lag)
         self._apply_search_lag(self.injector.faults)

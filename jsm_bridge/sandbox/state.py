@@ -50,17 +50,7 @@ class Event:
 
 Listener = Callable[[Event], None]
 
-SYSTEM_FIELDS = {
-    "summary",
-    "description",
-    "issuetype",
-    "priority",
-    "labels",
-    "reporter",
-    "assignee",
-    "resolution",
-    "project",
-}
+AUTOMATION_USER = User("automation", "Automation for Jira", "app")
 
 
 @dataclass
@@ -95,6 +85,9 @@ class SandboxState:
         # changes made less than `search_lag` ago (sandbox clock), and not at all if it is that new.
         self.search_lag = timedelta(0)
         self._lagging: dict[str, tuple[datetime, Issue | None]] = {}
+        # JSM's default "transition on comment" automation: a customer's reply moves a ticket from
+        # Waiting for customer to Waiting for support; an agent's public reply moves it back.
+        self.jsm_automation = False
         self._counters = _Counters()
         self._search_cache: dict[str, tuple[tuple[int, datetime, timedelta], list[Issue]]] = {}
         for key, name in catalog.projects.items():
@@ -611,7 +604,23 @@ class SandboxState:
             comment = self._new_comment(issue, text, public, actor)
             self._save(issue)
             self._comment_added(issue, comment, actor, True)
+            if self.jsm_automation and public:
+                self._transition_on_comment(issue, actor)
             return issue, comment
+
+    def _transition_on_comment(self, issue: Issue, actor: str) -> None:
+        by_customer = actor == issue.fields.get("reporter")
+        target = {
+            (True, "Waiting for customer"): "Waiting for support",
+            (False, "Waiting for support"): "Waiting for customer",
+        }.get((by_customer, issue.status))
+        if target is None:
+            return
+        for transition in self.catalog.transitions_from(issue.status):
+            if transition.to == target:
+                self.users.setdefault(AUTOMATION_USER.name, AUTOMATION_USER)
+                self.transition(issue.key, transition.id, None, None, AUTOMATION_USER.name)
+                return
 
     def comment(self, key: str, comment_id: str) -> tuple[Issue, Comment]:
         with self.lock:
