@@ -17,9 +17,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from jsm_bridge.sandbox.catalog import STATUS_CATEGORIES
+from jsm_bridge.sandbox.catalog import ISSUE_TYPES, RESOLUTIONS, STATUS_CATEGORIES
 from jsm_bridge.sandbox.faults import FaultInjector, Faults
-from jsm_bridge.sandbox.jql import JqlError, compile_jql
+from jsm_bridge.sandbox.jql import JqlError, Query, compile_jql
 from jsm_bridge.sandbox.model import Issue, RequestRecord, Webhook
 from jsm_bridge.sandbox.render import CLOUD, Renderer, jira_time, parse_field_list
 from jsm_bridge.sandbox.state import JiraError, SandboxState, is_internal
@@ -296,8 +296,6 @@ class SandboxApp:
         return json_response(list(STATUS_CATEGORIES.values()))
 
     def on_resolutions(self, request: Request, user: str, version: int) -> Response:
-        from jsm_bridge.sandbox.catalog import RESOLUTIONS
-
         return json_response([self.renderer.resolution(name) for _, name in RESOLUTIONS])
 
     def on_projects(self, request: Request, user: str, version: int) -> Response:
@@ -382,7 +380,6 @@ class SandboxApp:
     def on_createmeta(self, request: Request, user: str, version: int) -> Response:
         fields_response = self.on_fields(request, user, version)
         all_fields = {f["id"]: f for f in json.loads(fields_response.get_data())}
-        from jsm_bridge.sandbox.catalog import ISSUE_TYPES
 
         def meta(field: dict[str, Any]) -> dict[str, Any]:
             return {
@@ -420,7 +417,7 @@ class SandboxApp:
             args["fields"] = ",".join(request.args.getlist("fields"))
         return args
 
-    def _query(self, jql: str | None):  # type: ignore[no-untyped-def]
+    def _query(self, jql: str | None) -> Query:
         try:
             return compile_jql(jql or "", self.state.catalog)
         except JqlError as error:

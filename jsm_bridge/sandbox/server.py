@@ -109,20 +109,10 @@ class SandboxServer:
         self._thread.start()
         return self
 
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until interrupted (the CLI's foreground mode)."""
-        if self._server is None:
-            self._server = make_server(
-                self.host, self.port, self.app, threaded=True, request_handler=QuietHandler
-            )
-            self.port = self._server.server_port
-            self.url = f"http://{self.host}:{self.port}"
-            self.renderer.base_url = self.url
-            self.sender.start()
-        try:
-            self._server.serve_forever()
-        finally:
-            self.stop()
+    def join(self) -> None:
+        """Block until the server stops (the CLI's foreground mode; Ctrl-C interrupts)."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=0.5)
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
