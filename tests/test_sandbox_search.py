@@ -263,3 +263,12 @@ def test_get_issue_returns_asked_issue_properties(tickets: SandboxServer) -> Non
     tickets.state.set_property("CB-1", "jsm-bridge", {"done": []})
     issue = requests.get(f"{tickets.url}/rest/api/2/issue/CB-1", params={"properties": "*all"}).json()
     assert issue["properties"] == {"jsm-bridge": {"done": []}}
+
+
+def test_users_are_found_by_name_or_account_id(tickets: SandboxServer) -> None:
+    tickets.state.assign("CB-2", {"accountId": "5b10ac8d82e05b22cc7d4ef5"}, "agent")
+    agent = requests.get(f"{tickets.url}/rest/api/2/myself", auth=("agent", "t")).json()["accountId"]
+    assert keys(tickets, "assignee = 5b10ac8d82e05b22cc7d4ef5") == ["CB-2"]
+    assert keys(tickets, f"reporter = {agent} AND project = CB") == ["CB-1", "CB-2", "CB-3"]
+    assert keys(tickets, "reporter = agent AND assignee is EMPTY AND project = CB") == ["CB-1", "CB-3"]
+    assert keys(tickets, "assignee in (5b10ac8d82e05b22cc7d4ef5, nobody)") == ["CB-2"]

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from jsm_bridge.sandbox.catalog import STATUS_CATEGORIES, Catalog
+from jsm_bridge.sandbox.catalog import STATUS_CATEGORIES, Catalog, User
 from jsm_bridge.sandbox.model import Issue
 
 
@@ -108,6 +108,8 @@ BUILTIN_FIELDS = {
     "updated",
     "resolutiondate",
 }
+# Fields compared as sets: labels, and users (matched by name, accountId, key or e-mail address).
+LIST_FIELDS = {"labels", "assignee", "reporter"}
 DATE_FIELDS = {"created", "updated", "resolutiondate"}
 ORDER_FIELDS = {"key", "id", "created", "updated", "priority", "status", "resolutiondate"}
 
@@ -282,7 +284,7 @@ class _Parser:
         wanted = {self.normalise(name, v) for v in values}
         include_empty = any(v.keyword("empty") or v.keyword("null") for v in values)
         getter = _getter(name, self.catalog)
-        if name == "labels":
+        if name in LIST_FIELDS:
             return lambda i, now: (
                 bool(wanted & {x.lower() for x in getter(i)}) or (include_empty and not getter(i))
             )
@@ -348,7 +350,7 @@ class _Parser:
             number = float(value.text)
             return lambda i, now: getter(i) is not None and compare(float(getter(i)), number)
         normalised = self.normalise(name, value)
-        if name == "labels":
+        if name in LIST_FIELDS:
             if op == "=":
                 return lambda i, now: normalised in {x.lower() for x in getter(i)}
             return lambda i, now: bool(getter(i)) and normalised not in {x.lower() for x in getter(i)}
@@ -464,7 +466,19 @@ def _getter(name: str, catalog: Catalog) -> Callable[[Issue], Any]:
         )
     if name == "labels":
         return lambda i: i.fields.get("labels") or []
+    if name in ("assignee", "reporter"):
+        return lambda i: _user_identities(i.fields.get(name))
     return lambda i: i.fields.get(name)
+
+
+@lru_cache(maxsize=4096)
+def _user_identities_cached(name: str) -> tuple[str, ...]:
+    user = User(name, name)
+    return tuple(v.lower() for v in (name, user.account_id, user.key, user.email))
+
+
+def _user_identities(name: str | None) -> list[str]:
+    return list(_user_identities_cached(name)) if name else []
 
 
 def _sort_key(name: str, catalog: Catalog) -> Callable[[Issue], Any]:
