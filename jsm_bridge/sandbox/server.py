@@ -63,7 +63,8 @@ class SandboxServer:
         self.host = host
         self.port = port
         storage: Storage = SqliteStorage(database) if database else MemoryStorage()
-        self.state = SandboxState(catalog or Catalog(), self.clock, storage)
+        # A stored clock resumes where it stopped unless the caller brings its own.
+        self.state = SandboxState(catalog or Catalog(), self.clock, storage, restore_clock=clock is None)
         self.state.jsm_automation = jsm_automation
         self.injector = FaultInjector(faults)
         self.injector.listeners.append(self._apply_search_lag)

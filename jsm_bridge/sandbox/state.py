@@ -66,7 +66,9 @@ class _Counters:
 class SandboxState:
     """All records, guarded by one lock. Tests may read the attributes directly."""
 
-    def __init__(self, catalog: Catalog, clock: ManualClock, storage: Storage | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog, clock: ManualClock, storage: Storage | None = None, restore_clock: bool = True
+    ) -> None:
         self.catalog = catalog
         self.clock = clock
         self.storage: Storage = storage or MemoryStorage()
@@ -92,10 +94,10 @@ class SandboxState:
         self._search_cache: dict[str, tuple[tuple[int, datetime, timedelta], list[Issue]]] = {}
         for key, name in catalog.projects.items():
             self._project(key, name)
-        self._load()
+        self._load(restore_clock)
 
     # --- persistence -------------------------------------------------------------------------
-    def _load(self) -> None:
+    def _load(self, restore_clock: bool) -> None:
         issues, webhooks, meta = self.storage.load()
         counters = meta.get("counters")
         if counters:
@@ -106,7 +108,7 @@ class SandboxState:
             self._index(issue)
         for webhook in webhooks:
             self.webhooks[webhook.id] = webhook
-        if meta.get("clock"):
+        if restore_clock and meta.get("clock"):
             self.clock.set(meta["clock"])
 
     def _save(self, *issues: Issue) -> None:
