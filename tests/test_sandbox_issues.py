@@ -257,3 +257,11 @@ def test_expand_names_maps_field_ids_to_names(sandbox: SandboxServer) -> None:
         sandbox, f"/rest/api/2/issue/{key}", fields="summary,customfield_10050", expand="names"
     ).json()["names"]
     assert names == {"summary": "Summary", "customfield_10050": "Tier"}
+
+
+def test_concurrent_clients_get_distinct_keys(sandbox: SandboxServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        created = list(pool.map(lambda _: create(sandbox), range(40)))
+    assert sorted(created, key=lambda k: int(k.split("-")[1])) == [f"CB-{n}" for n in range(1, 41)]
