@@ -197,7 +197,7 @@ class SandboxApp:
         with self.state.lock:
             return handler(request, user, **values)
 
-    # --- helpers -----------------------------------------------------------------------------
+    # --- request parsing -----------------------------------------------------------------------------
     @staticmethod
     def body(request: Request) -> dict[str, Any]:
         if not request.data:
