@@ -41,6 +41,7 @@ from jsm_bridge.sla import (
     Timeline,
     build_timeline,
     duration_target,
+    in_time_order,
     policy_facts,
     state_at_creation,
     targets_of,
@@ -266,16 +267,17 @@ def _flags(ctx: Context) -> Outcome:
     """Each flag acts once per ticket: what it has done (its keys) it never does again."""
     out = Outcome()
     policy, ticket = ctx.policy, ctx.ticket
-    priority, tier_rank = ticket.priority, policy.tier_rank(ctx.tier)
+    facts = policy_facts(policy)
+    priority, tier_rank = ticket.priority, facts.tier_rank(ctx.tier)
     for rule in policy.spec.flags:
         base = f"{ctx.key}:flag:{rule.id}"
         label_due = bool(rule.label) and rule.label not in ticket.labels and not ctx.done(f"{base}:label")
         priority_due = (
             rule.priority is not None
-            and policy.priority_rank(rule.priority) < policy.priority_rank(priority)
+            and facts.priority_rank(rule.priority) < facts.priority_rank(priority)
             and not ctx.done(f"{base}:priority")
         )
-        tier_due = rule.to is not None and policy.tier_rank(rule.to) > tier_rank
+        tier_due = rule.to is not None and facts.tier_rank(rule.to) > tier_rank
         comment_due = rule.comment is not None and not ctx.done(f"{base}:comment")
         if not (label_due or priority_due or tier_due or comment_due):
             continue  # everything this flag can do is done: no need to scan the ticket again
@@ -295,7 +297,7 @@ def _flags(ctx: Context) -> Outcome:
             priority = rule.priority
         if tier_due and rule.to:
             out.actions.append(ctx.move_to_tier(rule.to, rule.id, reason))
-            tier_rank = policy.tier_rank(rule.to)
+            tier_rank = facts.tier_rank(rule.to)
         if comment_due and rule.comment:
             out.actions.append(
                 ctx.comment_from(rule.comment, f"{base}:comment", rule.id, "flags", reason, findings=findings)
@@ -323,7 +325,8 @@ def _classify(ctx: Context) -> Outcome:
                 )
             return out
     rule = next((r for r in rules if "updated" in r.on and r.when.matches(ticket)), None)
-    if rule is not None and policy.priority_rank(rule.priority) < policy.priority_rank(priority):
+    facts = policy_facts(policy)
+    if rule is not None and facts.priority_rank(rule.priority) < facts.priority_rank(priority):
         raised = f"{ctx.key}:classify:{rule.id}:{rule.priority}"
         reason = f"Priority raised to {rule.priority} by {rule.id}: {rule.when.describe()}"
         out.actions.append(SetPriority(**ctx.common(raised, rule.id, reason), priority=rule.priority))
@@ -454,8 +457,8 @@ def _enforce_before(ctx: Context, rule: ValidationRule) -> list[Action]:
         return []
     found = problems(rule, ticket)
     entered = next((c for c in reversed(ticket.changes) if c.field == STATUS), None)
-    if not found or entered is None or not entered.old:
-        return []
+    if not found or entered is None or not entered.old or entered.author == BOT_AUTHOR:
+        return []  # the bridge's own transitions (closing a stale ticket) are not refused
     key = f"{ctx.key}:before:{rule.id}:{stamp(entered.at)}"
     reason = (
         f"Moved back to {entered.old}: {ticket.status} needs "
@@ -555,11 +558,12 @@ def _escalate(ctx: Context) -> Outcome:
     if ctx.resolved:
         return out
     policy = ctx.policy
+    facts = policy_facts(policy)
     current = ctx.tier
     moved = False
     for rule in policy.spec.escalate:
         # Never down, never sideways: only rules that would raise the ticket above where it is now.
-        if policy.tier_rank(rule.to) <= policy.tier_rank(current):
+        if facts.tier_rank(rule.to) <= facts.tier_rank(current):
             continue
         if rule.from_ and not _in(current, rule.from_):
             continue
@@ -698,7 +702,7 @@ def _stale(ctx: Context) -> Outcome:
         if remind_at > ctx.now:
             out.wait_until(remind_at)
         elif not ctx.done(key) and close_at > ctx.now:
-            reason = f"No reply from the customer for {stale.remind_after} while {ctx.ticket.status}"
+            reason = f"No reply from the customer for {stale.remind_after} since {_human(since, policy)} ({ctx.ticket.status})"
             out.actions.append(
                 ctx.comment(
                     key,
@@ -715,7 +719,7 @@ def _stale(ctx: Context) -> Outcome:
         out.wait_until(close_at)
         return out
     key = f"{base}:close:{stamp(since)}"
-    reason = f"No reply from the customer for {stale.close_after} while {ctx.ticket.status}: closing"
+    reason = f"Closed: no reply from the customer for {stale.close_after} since {_human(since, policy)} ({ctx.ticket.status})"
     out.actions.append(
         ctx.comment(
             f"{key}:comment",
@@ -732,6 +736,11 @@ def _stale(ctx: Context) -> Outcome:
         Transition(**ctx.common(key, stale.id, reason), status=stale.transition, resolution=stale.resolution)
     )
     return out
+
+
+def _human(instant: datetime, policy: Policy) -> str:
+    """An instant in a reason: `Mon 23 Nov 10:00`, in the policy's office time zone."""
+    return instant.astimezone(_zone(policy, None)).strftime("%a %d %b %H:%M")
 
 
 def _after(policy: Policy, start: datetime, duration: Duration) -> datetime:
@@ -840,7 +849,7 @@ def decide(ticket: Ticket, policy: Policy, now: datetime) -> Decision:
     future instant at which anything more could become due, and the ticket's clocks at `now`."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"decide() needs a time-zone-aware `now`; got {now!r}")
-    ctx = Context(ticket, policy, now)
+    ctx = Context(in_time_order(ticket), policy, now)
     clocks = ctx.clocks
     actions: list[Action] = []
     due: list[datetime] = []

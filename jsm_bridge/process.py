@@ -342,9 +342,11 @@ class TicketProcessor:
                 done.append(entry.key)
             else:
                 if not self.dry_run:
+                    now = self.clock.now()
                     self.store.ledger_failed(
-                        entry.key, "claim left pending by a crash; Jira has no done key", self.clock.now()
+                        entry.key, "claim left pending by a crash; Jira has no done key", now
                     )
+                    self.store.cache_wake(entry.ticket, now)  # so the due-check carries it out soon
                 _log("reconcile_released", **fields, reason="Jira has no done key")
                 released.append(entry.key)
         return ReconcileResult(tuple(done), tuple(released), tuple(unresolved))

@@ -84,9 +84,10 @@ class Event:
         parts = [f"{name} -> {value}" for name, value in self.changes]
         if self.comment is not None:
             visibility = "public" if self.comment.public else "internal"
-            parts.append(
-                f"{self.comment.role} {self.comment.author} comments ({visibility}): {_short(self.comment.body)}"
-            )
+            who: str = self.comment.role
+            if self.comment.author not in (who, ""):
+                who += f" {self.comment.author}"
+            parts.append(f"{who} comments ({visibility}): {_short(self.comment.body)}")
         return "; ".join(parts)
 
 

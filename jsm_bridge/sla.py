@@ -10,7 +10,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from jsm_bridge.actions import BOT_AUTHOR
 from jsm_bridge.policy.durations import Duration, Limit
@@ -27,8 +27,7 @@ WAITING = "waiting"
 CLOCK_NAMES = (FIRST_RESPONSE, RESOLUTION, TIER_CLOCK, UPDATE, WAITING)
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """A stretch of the ticket's life in which status, priority and tier stayed the same."""
 
     start: datetime
@@ -97,6 +96,21 @@ class PolicyFacts:
     targets: dict[tuple[Limit, float], list[Target]] = field(default_factory=dict)
     memo: dict[str, Any] = field(default_factory=dict)  # other derived values, by the name of their use
 
+    priority_ranks: dict[str, int] = field(default_factory=dict)
+    tier_ranks: dict[str, int] = field(default_factory=dict)
+
+    def priority_rank(self, name: str | None) -> int:
+        """As Policy.priority_rank: 0 for the highest; unknown or missing below all known ones."""
+        return (
+            self.priority_ranks.get(name, len(self.priority_ranks))
+            if name is not None
+            else len(self.priority_ranks)
+        )
+
+    def tier_rank(self, name: str | None) -> int:
+        """As Policy.tier_rank: 0 for the first tier; no tier or an unknown one is the first."""
+        return self.tier_ranks.get(name, 0) if name is not None else 0
+
     def is_resolved(self, status: str | None) -> bool:
         return status is not None and status.lower() in self.resolved
 
@@ -117,6 +131,8 @@ def policy_facts(policy: Policy) -> PolicyFacts:
             paused=frozenset(s.lower() for s in spec.targets.pause.status),
             first_tier=spec.tiers[0].name if spec.tiers else None,
             always=frozenset(name for name, calendar in policy.calendars.items() if calendar.is_24x7),
+            priority_ranks={name: i for i, name in enumerate(spec.priorities)},
+            tier_ranks={tier.name: i for i, tier in reversed(list(enumerate(spec.tiers)))},
         )
         _FACTS[policy] = found
     return found
@@ -620,8 +636,11 @@ def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
             if now_resolved and not was_resolved:
                 resolved_at = change.at
             elif was_resolved and not now_resolved:
-                cycle += 1
-                cycle_start = change.at
+                # The bridge undoing a resolution it refused (validation `before`) is not a reopen:
+                # the cycle goes on as if the ticket had never been resolved.
+                if change.author != BOT_AUTHOR:
+                    cycle += 1
+                    cycle_start = change.at
                 resolved_at = None
         elif change.field == PRIORITY:
             priority = change.new
@@ -645,7 +664,23 @@ def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
 
 def clocks(ticket: Ticket, policy: Policy, now: datetime) -> dict[str, Clock]:
     """The ticket's clocks at `now` under `policy`."""
-    return build_timeline(ticket, policy, now).clocks()
+    return build_timeline(in_time_order(ticket), policy, now).clocks()
+
+
+def in_time_order(ticket: Ticket) -> Ticket:
+    """The ticket with its changes and comments sorted by time (stable), as the clocks expect them.
+    Histories usually arrive sorted, and then the ticket is returned as it is."""
+
+    def ordered(instants: Sequence[datetime]) -> bool:
+        return all(a <= b for a, b in zip(instants, instants[1:], strict=False))
+
+    if ordered([c.at for c in ticket.changes]) and ordered([c.at for c in ticket.comments]):
+        return ticket
+    return replace(
+        ticket,
+        changes=tuple(sorted(ticket.changes, key=lambda c: c.at)),
+        comments=tuple(sorted(ticket.comments, key=lambda c: c.at)),
+    )
 
 
 __all__ = [
@@ -665,6 +700,7 @@ __all__ = [
     "clocks",
     "duration_target",
     "first_response_at",
+    "in_time_order",
     "policy_facts",
     "is_human_response",
     "replay",

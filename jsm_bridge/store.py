@@ -8,6 +8,8 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -325,7 +327,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
         if not memory:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
@@ -336,6 +338,22 @@ def _sqlite_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch a SQLite file to WAL. The switch needs an exclusive lock and SQLite does not wait for it
+    (the busy timeout does not apply), so two processes opening a new file at once retry here."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _lock_id(name: str) -> int:
@@ -821,6 +839,21 @@ class Store:
             value = conn.execute(query).scalar()
         return _from_db(value)
 
+    def cache_wake(self, ticket: str, at: datetime) -> int:
+        """Bring a cached ticket's next_due forward to `at` (under every policy it is cached for);
+        returns how many rows changed. Later times are left as they are."""
+        at = _aware(at)
+        with self._write() as conn:
+            result = conn.execute(
+                ticket_cache.update()
+                .where(
+                    ticket_cache.c.ticket == ticket,
+                    sa.or_(ticket_cache.c.next_due.is_(None), ticket_cache.c.next_due > at),
+                )
+                .values(next_due=at, updated_at=self._now())
+            )
+            return int(result.rowcount or 0)
+
     def cache_forget(self, ticket: str) -> None:
         with self._write() as conn:
             conn.execute(ticket_cache.delete().where(ticket_cache.c.ticket == ticket))
@@ -930,7 +963,7 @@ class Store:
                 for row in conn.execute(query)
             ]
 
-    # -- helpers --
+    # -- dialect specifics --
 
     def _insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL both do)."""

@@ -223,3 +223,60 @@ def test_internal_updates_keep_their_rhythm(tmp_path):
     t = apply_all(t, first, MON + timedelta(hours=4))
     later = decide(t, policy, MON + timedelta(hours=4))
     assert later.next_due == MON + timedelta(hours=8)
+
+
+class RecordingTemplates:
+    """Templates that note which variables each comment was rendered with."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.seen: dict[str, set[str]] = {}
+
+    def render(self, name, context):
+        self.seen.setdefault(context["rule"]["kind"], set()).update(context)
+        return self.inner.render(name, context)
+
+
+@pytest.mark.parametrize(
+    "scenario", ["full/p2-lifecycle.yaml", "flags/secret-pasted.yaml", "stale/remind-then-close.yaml"]
+)
+def test_each_kind_of_comment_gets_exactly_the_variables_its_section_documents(scenario):
+    import dataclasses
+
+    from jsm_bridge.policy.templates import variables_for
+    from jsm_bridge.simulate import load_scenario, simulate
+
+    loaded = load_scenario(Path(__file__).parent / "scenarios" / scenario)
+    recording = RecordingTemplates(loaded.policy.templates)
+    policy = dataclasses.replace(loaded.policy, templates=recording)
+    simulate(dataclasses.replace(loaded, policy=policy))
+    assert recording.seen
+    for kind, names in recording.seen.items():
+        assert names == set(variables_for(kind)), kind
+
+
+def test_clocks_read_from_a_decision_are_the_timelines_clocks(full):
+    from jsm_bridge.sla import clocks
+
+    t = settle(ticket(priority="P2"), full, MON).with_change(
+        MON + timedelta(hours=3), "status", "Awaiting third party"
+    )
+    now = MON + timedelta(hours=5)
+    assert dict(decide(t, full, now).clocks) == clocks(t, full, now)
+
+
+def test_closing_a_stale_ticket_is_not_refused_by_a_before_rule(tmp_path):
+    text = FULL.read_text(encoding="utf-8").replace(
+        "  rules:\n",
+        "  rules:\n    - {id: root-cause-first, before: [Resolved], required: [Root cause]}\n",
+    )
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    policy = load_policy(path)
+    t = settle(ticket(priority="P4"), policy, MON).with_change(
+        MON + timedelta(hours=1), "status", "Waiting for customer"
+    )
+    closing = MON + timedelta(days=5, hours=1)
+    closed = settle(t, policy, closing)
+    assert closed.status == "Resolved"
+    assert not [k for k in closed.done if ":before:" in k]

@@ -394,7 +394,9 @@ def test_reconcile_releases_a_claim_jira_has_no_trace_of_and_it_is_then_done(
     action = crashed_claim(store, gateway, policy)
     clock.advance(timedelta(minutes=15))
     runner = processor(gateway, store, [policy], clock)
+    store.cache_put("CB-1", "capital-bytes", T0 + timedelta(days=1), None)
     assert runner.reconcile(timedelta(minutes=10)).released == (action.key,)
+    assert store.cache_due(clock.now()) == [("CB-1", "capital-bytes")]
     runner.process("CB-1", policy)
     assert gateway.writes.count(action.key) == 1
     entry = store.ledger_get(action.key)

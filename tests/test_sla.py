@@ -181,3 +181,19 @@ def test_every_clock_is_present_even_when_it_does_not_apply(tmp_path):
     result = clocks(ticket(), policy(tmp_path, ""), MON)
     assert set(result) == {"first_response", "resolution", "tier", "update", "waiting"}
     assert result["resolution"].goal is None and result["waiting"].started is None
+
+
+def test_a_history_out_of_order_is_read_in_time_order(tmp_path):
+    t = ticket("P1").with_change(MON + hours(5), "status", "In Progress")
+    t = t.with_change(MON + hours(2), "status", "Awaiting third party")
+    t = t.with_comment(agent_comment(MON + hours(3))).with_comment(agent_comment(MON + hours(1)))
+    result = clocks(t, policy(tmp_path), MON + hours(6))
+    assert result["resolution"].paused == hours(3)
+    assert result["first_response"].stopped == MON + hours(1)
+
+
+def test_a_resolution_the_bridge_undid_is_not_a_reopen(tmp_path):
+    t = ticket("P1").with_change(MON + hours(2), "status", "Resolved")
+    t = t.with_change(MON + hours(2), "status", "In Progress", author=BOT_AUTHOR)
+    clock = clocks(t, policy(tmp_path), MON + hours(3))["resolution"]
+    assert clock.cycle == 1 and clock.started == MON and clock.elapsed == hours(3)
