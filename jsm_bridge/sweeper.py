@@ -322,15 +322,16 @@ class SweepScheduler:
     def due_job(self) -> None:
         if not self.is_leader():
             return
-        try:
-            self.sweeper.run_due()
-        except Exception as exc:
-            log.warning("due.check_failed error=%s", _one_line(str(exc)))
-        # A clock moved forward (the sandbox's can be) brings the sweep forward: run its job now.
+        # A clock moved forward (the sandbox's can be) brings the sweep forward: its job runs now, in
+        # its own thread, while this one wakes the tickets that are due.
         for policy in self.sweeper.sweeps_due():
             job = self.scheduler.get_job(f"sweep:{policy.name}")
             if job is not None and self.scheduler.running:
                 job.modify(next_run_time=datetime.now().astimezone())
+        try:
+            self.sweeper.run_due()
+        except Exception as exc:
+            log.warning("due.check_failed error=%s", _one_line(str(exc)))
 
     def _sweep_locked(self, policy: Policy) -> None:
         # The lease makes one leader; the lock makes sure of it while a sweep runs (clock skew, a
