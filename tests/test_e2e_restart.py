@@ -28,8 +28,10 @@ def test_bridge_killed_mid_sweep_loses_and_repeats_nothing(tmp_path: Path) -> No
         try:
             first.wait_healthy()
             eventually(
-                lambda: sum(1 for r in jira.requests_log() if r["method"] == "PUT" and "properties" in r["path"])
-                >= 3,
+                lambda: (
+                    sum(1 for r in jira.requests_log() if r["method"] == "PUT" and "properties" in r["path"])
+                    >= 3
+                ),
                 timeout=20,
                 what="a few actions done",
             )
@@ -44,9 +46,13 @@ def test_bridge_killed_mid_sweep_loses_and_repeats_nothing(tmp_path: Path) -> No
         second = ServeProcess(sandbox.url, database, POLICY, log)
         try:
             second.wait_healthy()
-            eventually(lambda: all(jira.priority(k) == "Highest" for k in keys), timeout=20, what="all classified")
+            eventually(
+                lambda: all(jira.priority(k) == "Highest" for k in keys), timeout=20, what="all classified"
+            )
             jira.advance(timedelta(minutes=45))
-            eventually(lambda: all(jira.tier(k) == "Second line" for k in keys), timeout=20, what="all escalated")
+            eventually(
+                lambda: all(jira.tier(k) == "Second line" for k in keys), timeout=20, what="all escalated"
+            )
         finally:
             second.close()
         for key in keys:
