@@ -5,8 +5,8 @@ Asks only for the fields the policy reads, and for the changelog and comments wh
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel
@@ -38,13 +38,45 @@ BASE_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
 class SearchedTicket:
-    """A ticket built from a search result. `complete` is False when search cut its history short
-    (a changelog or comment page not all there): then only a full read of the issue can be trusted."""
+    """One search result. The Ticket is built only when asked for; `fingerprint` tells, without building
+    it, whether the issue changed since it was last seen. `complete` is False when search cut its
+    history short (changelog or comments not all there): then only a full read can be trusted."""
 
-    ticket: Ticket
-    complete: bool
+    def __init__(
+        self, issue: Mapping[str, Any], build: Callable[[Mapping[str, Any]], Ticket], history: bool
+    ) -> None:
+        self.issue = issue
+        self._build = build
+        self.key = str(issue.get("key") or "")
+        self.complete = _complete(issue, history)
+
+    @cached_property
+    def ticket(self) -> Ticket:
+        return self._build(self.issue)
+
+    @cached_property
+    def fingerprint(self) -> tuple[Any, ...]:
+        """What changes whenever anything a decision reads changes: Jira's `updated` stamp, plus the
+        status, priority, labels and the sizes of the history and comments (stamps can repeat)."""
+        f = self.issue.get("fields") or {}
+        changelog = self.issue.get("changelog") or {}
+        comments = f.get("comment") or {}
+        return (
+            f.get("updated"),
+            (f.get("status") or {}).get("name") if isinstance(f.get("status"), Mapping) else f.get("status"),
+            (f.get("priority") or {}).get("name")
+            if isinstance(f.get("priority"), Mapping)
+            else f.get("priority"),
+            tuple(f.get("labels") or ()),
+            changelog.get("total", len(changelog.get("histories") or ()))
+            if isinstance(changelog, Mapping)
+            else None,
+            comments.get("total", len(comments.get("comments") or ()))
+            if isinstance(comments, Mapping)
+            else None,
+            tuple(sorted(_done_keys(self.issue))),
+        )
 
 
 def fields_for(policy: Policy, field_ids: Mapping[str, str] | None = None) -> list[str]:
@@ -157,10 +189,12 @@ def search_tickets(gateway: Any, jql: str, policy: Policy, page_size: int = 100)
         page_size=page_size,
     )
     flavor = inner.flavor
+
+    def build(issue: Mapping[str, Any]) -> Ticket:
+        return ticket_from_issue(issue, policy, flavor, _done_keys(issue), field_ids=field_ids)
+
     for issue in issues:
-        done = _done_keys(issue)
-        ticket = ticket_from_issue(issue, policy, flavor, done, field_ids=field_ids)
-        yield SearchedTicket(ticket, complete=_complete(issue, history))
+        yield SearchedTicket(issue, build, history)
 
 
 def _done_keys(issue: Mapping[str, Any]) -> frozenset[str]:
