@@ -48,8 +48,12 @@ class SearchedTicket:
     ) -> None:
         self.issue = issue
         self._build = build
+        self._history = history
         self.key = str(issue.get("key") or "")
-        self.complete = _complete(issue, history)
+
+    @cached_property
+    def complete(self) -> bool:
+        return _complete(self.issue, self._history)
 
     @cached_property
     def ticket(self) -> Ticket:
@@ -58,25 +62,24 @@ class SearchedTicket:
     @cached_property
     def fingerprint(self) -> tuple[Any, ...]:
         """What changes whenever anything a decision reads changes: Jira's `updated` stamp, plus the
-        status, priority, labels and the sizes of the history and comments (stamps can repeat)."""
+        status, priority, labels, the sizes of the history and comments (stamps can repeat), done keys."""
         f = self.issue.get("fields") or {}
         changelog = self.issue.get("changelog") or {}
         comments = f.get("comment") or {}
         return (
             f.get("updated"),
-            (f.get("status") or {}).get("name") if isinstance(f.get("status"), Mapping) else f.get("status"),
-            (f.get("priority") or {}).get("name")
-            if isinstance(f.get("priority"), Mapping)
-            else f.get("priority"),
+            _name_of(f.get("status")),
+            _name_of(f.get("priority")),
             tuple(f.get("labels") or ()),
-            changelog.get("total", len(changelog.get("histories") or ()))
-            if isinstance(changelog, Mapping)
-            else None,
-            comments.get("total", len(comments.get("comments") or ()))
-            if isinstance(comments, Mapping)
-            else None,
-            tuple(sorted(_done_keys(self.issue))),
+            changelog.get("total") if isinstance(changelog, dict) else None,
+            len(changelog.get("histories") or ()) if isinstance(changelog, dict) else None,
+            comments.get("total") if isinstance(comments, dict) else None,
+            repr((self.issue.get("properties") or {}).get(paths.DONE_PROPERTY)),
         )
+
+
+def _name_of(value: Any) -> Any:
+    return value.get("name") if isinstance(value, dict) else value
 
 
 def fields_for(policy: Policy, field_ids: Mapping[str, str] | None = None) -> list[str]:
