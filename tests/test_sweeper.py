@@ -307,3 +307,23 @@ def test_ticket_without_a_fingerprint_is_always_decided(store: Store, policy: Po
     sweeper.sweep(policy)
     sweeper.sweep(policy)
     assert counting.calls == ["SUP-12", "SUP-12"]
+
+
+def test_long_history_read_in_full_once_is_not_read_again_while_unchanged(
+    store: Store, policy: Policy
+) -> None:
+    from jsm_bridge.process import ProcessResult
+
+    class FullReader(Processor):
+        def process(self, key: str, policy: Policy) -> Any:
+            super().process(key, policy)
+            return ProcessResult(ticket=key, policy=policy.name, next_due=T0 + timedelta(hours=1))
+
+    clock = ManualClock(T0 + timedelta(minutes=5))
+    found = Found(classified("SUP-13", T0), complete=False, fingerprint=("2026-11-24T09:00", "Open"))
+    processor = FullReader()
+    sweeper = Sweeper(Search(found), store, processor, [policy], clock)
+    sweeper.sweep(policy)
+    clock.advance(timedelta(minutes=1))
+    sweeper.sweep(policy)
+    assert processor.processed == ["SUP-13"]
