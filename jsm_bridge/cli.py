@@ -14,7 +14,6 @@ from jsm_bridge import __version__
 # subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("jsm_bridge.policy.cli", "check policy files: schema, references, calendars, templates"),
-    "simulate": ("jsm_bridge.simulate", "replay a scenario with a fake clock and print the timeline"),
     "sandbox": (
         "jsm_bridge.sandbox.cli",
         "run a JSM-compatible server for demos and tests, no Jira account needed",
@@ -22,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("webhooks.serve", "run the webhook receiver, inbox workers and the sweeper against Jira"),
     "sweep": ("jsm_bridge.sweep_cli", "sweep every policy's tickets once and print what was (or would be) done"),
     "explain": ("jsm_bridge.explain", "show a ticket's clocks, JSM's SLAs, what is due now and next, and why"),
+    "simulate": ("jsm_bridge.simulate", "replay a scenario with a fake clock and print the timeline"),
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jsm_bridge.actions import (
     BOT_AUTHOR,
@@ -36,9 +37,12 @@ from jsm_bridge.sla import (
     RESOLUTION,
     TIER_CLOCK,
     Clock,
+    Clocks,
     Timeline,
     build_timeline,
     duration_target,
+    in_time_order,
+    policy_facts,
     state_at_creation,
     targets_of,
 )
@@ -82,7 +86,7 @@ class Context:
         self.policy = policy
         self.now = now
         self.timeline: Timeline = build_timeline(ticket, policy, now)
-        self.clocks: dict[str, Clock] = self.timeline.clocks()
+        self.clocks: Clocks = self.timeline.lazy_clocks()
         self._ticket_data: dict[str, Any] | None = None
         self._creation: dict[bool, Ticket] = {}
 
@@ -100,12 +104,11 @@ class Context:
 
     @property
     def resolved(self) -> bool:
-        return self.policy.is_resolved(self.ticket.status)
+        return policy_facts(self.policy).is_resolved(self.ticket.status)
 
     @property
     def tier(self) -> str | None:
-        tiers = self.policy.tiers
-        return self.ticket.tier or (tiers[0].name if tiers else None)
+        return self.ticket.tier or policy_facts(self.policy).first_tier
 
     def creation_state(self, include_own_changes: bool = False) -> Ticket:
         if include_own_changes not in self._creation:
@@ -206,7 +209,7 @@ class Context:
                 "organisation": spec.organisation,
             },
             "rule": {"id": rule, "kind": kind},
-            "clocks": {name: clock_data(self.clocks[name]) for name in CLOCK_NAMES},
+            "clocks": {name: clock_data(self.clocks[name], self.policy) for name in CLOCK_NAMES},
             "reason": reason,
             "now": self.now,
         }
@@ -214,16 +217,27 @@ class Context:
         return context
 
 
-def clock_data(clock: Clock) -> dict[str, Any]:
-    """A clock as templates see it: durations formatted for people, every key present."""
+def clock_data(clock: Clock, policy: Policy | None = None) -> dict[str, Any]:
+    """A clock as templates see it: durations formatted for people, every key present, and `breach_at`
+    in the time zone of the goal's calendar (the one the customer's office hours are in)."""
+    breach_at = clock.breach_at
+    if breach_at is not None and policy is not None:
+        breach_at = breach_at.astimezone(_zone(policy, clock.calendar))
     return {
         "goal": str(clock.goal) if clock.goal is not None else None,
         "elapsed": format_duration(clock.elapsed) if clock.started is not None else None,
         "remaining": format_duration(clock.remaining) if clock.remaining is not None else None,
         "breached_by": format_duration(clock.breached_by) if clock.breached_by is not None else None,
         "breached": clock.breached,
-        "breach_at": clock.breach_at,
+        "breach_at": breach_at,
     }
+
+
+def _zone(policy: Policy, calendar: str | None) -> ZoneInfo:
+    """The zone of a business calendar; for wall-clock goals, the zone of the policy's first business calendar."""
+    names = [calendar] if calendar is not None and not policy.calendar(calendar).is_24x7 else []
+    names += [name for name, cal in policy.calendars.items() if not cal.is_24x7]
+    return ZoneInfo(policy.calendar(names[0]).timezone) if names else ZoneInfo("UTC")
 
 
 def working_phrase(amount: timedelta, calendar: str | None, policy: Policy) -> str:
@@ -250,29 +264,41 @@ def _in(value: str | None, names: Iterable[str]) -> bool:
 # ------------------------------------------------------------------------------------------------------
 # flags
 def _flags(ctx: Context) -> Outcome:
+    """Each flag acts once per ticket: what it has done (its keys) it never does again."""
     out = Outcome()
     policy, ticket = ctx.policy, ctx.ticket
-    priority, tier_rank = ticket.priority, policy.tier_rank(ctx.tier)
+    facts = policy_facts(policy)
+    priority, tier_rank = ticket.priority, facts.tier_rank(ctx.tier)
     for rule in policy.spec.flags:
+        base = f"{ctx.key}:flag:{rule.id}"
+        label_due = bool(rule.label) and rule.label not in ticket.labels and not ctx.done(f"{base}:label")
+        priority_due = (
+            rule.priority is not None
+            and facts.priority_rank(rule.priority) < facts.priority_rank(priority)
+            and not ctx.done(f"{base}:priority")
+        )
+        tier_due = rule.to is not None and facts.tier_rank(rule.to) > tier_rank
+        comment_due = rule.comment is not None and not ctx.done(f"{base}:comment")
+        if not (label_due or priority_due or tier_due or comment_due):
+            continue  # everything this flag can do is done: no need to scan the ticket again
         state = ticket if "updated" in rule.on else ctx.creation_state()
         if not rule.when.matches(state):
             continue
-        base = f"{ctx.key}:flag:{rule.id}"
         findings = sorted({f.kind for text in ticket_texts(state) for f in find_secrets(text)})
         reason = f"Flagged by {rule.id}: {rule.when.describe()}"
         if findings:
             reason += f" ({', '.join(findings)})"
-        if rule.label and rule.label not in ticket.labels:
+        if label_due and rule.label:
             out.actions.append(Label(**ctx.common(f"{base}:label", rule.id, reason), add=(rule.label,)))
-        if rule.priority and policy.priority_rank(rule.priority) < policy.priority_rank(priority):
+        if priority_due and rule.priority:
             out.actions.append(
                 SetPriority(**ctx.common(f"{base}:priority", rule.id, reason), priority=rule.priority)
             )
             priority = rule.priority
-        if rule.to and policy.tier_rank(rule.to) > tier_rank:
+        if tier_due and rule.to:
             out.actions.append(ctx.move_to_tier(rule.to, rule.id, reason))
-            tier_rank = policy.tier_rank(rule.to)
-        if rule.comment:
+            tier_rank = facts.tier_rank(rule.to)
+        if comment_due and rule.comment:
             out.actions.append(
                 ctx.comment_from(rule.comment, f"{base}:comment", rule.id, "flags", reason, findings=findings)
             )
@@ -287,8 +313,7 @@ def _classify(ctx: Context) -> Outcome:
     rules = policy.spec.classify
     priority = ticket.priority
     key = f"{ctx.key}:classify"
-    touched_by_people = any(c.field == PRIORITY and c.author != BOT_AUTHOR for c in ticket.changes)
-    if not ctx.done(key) and not touched_by_people:
+    if not ctx.done(key) and not any(c.field == PRIORITY and c.author != BOT_AUTHOR for c in ticket.changes):
         created = ctx.creation_state()
         rule = next((r for r in rules if "created" in r.on and r.when.matches(created)), None)
         if rule is not None and rule.priority != priority:
@@ -300,7 +325,8 @@ def _classify(ctx: Context) -> Outcome:
                 )
             return out
     rule = next((r for r in rules if "updated" in r.on and r.when.matches(ticket)), None)
-    if rule is not None and policy.priority_rank(rule.priority) < policy.priority_rank(priority):
+    facts = policy_facts(policy)
+    if rule is not None and facts.priority_rank(rule.priority) < facts.priority_rank(priority):
         raised = f"{ctx.key}:classify:{rule.id}:{rule.priority}"
         reason = f"Priority raised to {rule.priority} by {rule.id}: {rule.when.describe()}"
         out.actions.append(SetPriority(**ctx.common(raised, rule.id, reason), priority=rule.priority))
@@ -364,7 +390,10 @@ def _validate(ctx: Context) -> Outcome:
     validation = ctx.policy.spec.validate_
     if validation is None:
         return out
-    rules = validation.all_rules()
+    memo = policy_facts(ctx.policy).memo
+    rules: list[ValidationRule] = memo.get("validation_rules") or memo.setdefault(
+        "validation_rules", validation.all_rules()
+    )
     for rule in rules:
         if rule.before:
             out.actions.extend(_enforce_before(ctx, rule))
@@ -391,14 +420,10 @@ def _validate(ctx: Context) -> Outcome:
                 )
             )
         if on_missing.label and on_missing.label not in ticket.labels:
-            out.actions.append(
-                Label(**ctx.common(f"{key}:label", rule_id, reason), add=(on_missing.label,))
-            )
+            out.actions.append(Label(**ctx.common(f"{key}:label", rule_id, reason), add=(on_missing.label,)))
         if on_missing.transition and not _in(ticket.status, [on_missing.transition]):
             out.actions.append(
-                Transition(
-                    **ctx.common(f"{key}:transition", rule_id, reason), status=on_missing.transition
-                )
+                Transition(**ctx.common(f"{key}:transition", rule_id, reason), status=on_missing.transition)
             )
     elif not found and asked:
         key = f"{ctx.key}:fixed:" + "|".join(sorted(asked))
@@ -432,8 +457,8 @@ def _enforce_before(ctx: Context, rule: ValidationRule) -> list[Action]:
         return []
     found = problems(rule, ticket)
     entered = next((c for c in reversed(ticket.changes) if c.field == STATUS), None)
-    if not found or entered is None or not entered.old:
-        return []
+    if not found or entered is None or not entered.old or entered.author == BOT_AUTHOR:
+        return []  # the bridge's own transitions (closing a stale ticket) are not refused
     key = f"{ctx.key}:before:{rule.id}:{stamp(entered.at)}"
     reason = (
         f"Moved back to {entered.old}: {ticket.status} needs "
@@ -533,11 +558,12 @@ def _escalate(ctx: Context) -> Outcome:
     if ctx.resolved:
         return out
     policy = ctx.policy
+    facts = policy_facts(policy)
     current = ctx.tier
     moved = False
     for rule in policy.spec.escalate:
         # Never down, never sideways: only rules that would raise the ticket above where it is now.
-        if policy.tier_rank(rule.to) <= policy.tier_rank(current):
+        if facts.tier_rank(rule.to) <= facts.tier_rank(current):
             continue
         if rule.from_ and not _in(current, rule.from_):
             continue
@@ -563,8 +589,10 @@ def _escalate(ctx: Context) -> Outcome:
 def _notify(ctx: Context) -> Outcome:
     out = Outcome()
     for rule in ctx.policy.spec.notify:
+        if not rule.when.matches(ctx.ticket):
+            continue
         clock = ctx.clocks[rule.of]
-        if clock.started is None or clock.stopped is not None or not rule.when.matches(ctx.ticket):
+        if clock.started is None or clock.stopped is not None:
             continue
         for point in rule.at:
             key = f"{ctx.key}:notify:{rule.id}:{point}"
@@ -594,7 +622,7 @@ def _notify(ctx: Context) -> Outcome:
                     rule.public,
                     rule.mention,
                     point=str(point),
-                    clock=clock_data(clock),
+                    clock=clock_data(clock, ctx.policy),
                     clock_name=label,
                 )
             )
@@ -623,7 +651,7 @@ def _updates(ctx: Context) -> Outcome:
     every = _goal_for(updates.every, ctx.ticket.priority)
     if every is None:
         return out
-    since = ctx.timeline.last_public_update()
+    since = max(ctx.timeline.last_public_update(), _last_update_due(ctx))
     reach = ctx.timeline.reach(targets_of(every, ctx.policy), since, None)
     if reach.reached_at is None:
         out.wait_until(reach.due_at)
@@ -632,6 +660,21 @@ def _updates(ctx: Context) -> Outcome:
     reason = f"No public update for {every} (every {every} at {ctx.ticket.priority or 'this priority'})"
     out.actions.append(ctx.comment(key, updates.id, "updates", reason, updates.template, updates.public))
     return out
+
+
+def _last_update_due(ctx: Context) -> datetime:
+    """When the last update this rule posted was due (read from its keys), so that internal updates,
+    which do not count as a public word to the customer, still come at the right rhythm."""
+    prefix = f"{ctx.key}:update:"
+    latest = ctx.timeline.cycle_start
+    for key in ctx.ticket.done:
+        if key.startswith(prefix):
+            try:
+                due = datetime.strptime(key[len(prefix) :], "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+            except ValueError:
+                continue
+            latest = max(latest, due)
+    return latest
 
 
 def _goal_for(goals: Mapping[str, Limit], priority: str | None) -> Limit | None:
@@ -659,7 +702,7 @@ def _stale(ctx: Context) -> Outcome:
         if remind_at > ctx.now:
             out.wait_until(remind_at)
         elif not ctx.done(key) and close_at > ctx.now:
-            reason = f"No reply from the customer for {stale.remind_after} while {ctx.ticket.status}"
+            reason = f"No reply from the customer for {stale.remind_after} since {_human(since, policy)} ({ctx.ticket.status})"
             out.actions.append(
                 ctx.comment(
                     key,
@@ -676,7 +719,7 @@ def _stale(ctx: Context) -> Outcome:
         out.wait_until(close_at)
         return out
     key = f"{base}:close:{stamp(since)}"
-    reason = f"No reply from the customer for {stale.close_after} while {ctx.ticket.status}: closing"
+    reason = f"Closed: no reply from the customer for {stale.close_after} since {_human(since, policy)} ({ctx.ticket.status})"
     out.actions.append(
         ctx.comment(
             f"{key}:comment",
@@ -695,9 +738,16 @@ def _stale(ctx: Context) -> Outcome:
     return out
 
 
+def _human(instant: datetime, policy: Policy) -> str:
+    """An instant in a reason: `Mon 23 Nov 10:00`, in the policy's office time zone."""
+    return instant.astimezone(_zone(policy, None)).strftime("%a %d %b %H:%M")
+
+
 def _after(policy: Policy, start: datetime, duration: Duration) -> datetime:
-    calendar = policy.calendar(duration.calendar)
-    return calendar.add(start, duration.amount(calendar))
+    target = duration_target(duration, policy)
+    if target.calendar is None or target.calendar in policy_facts(policy).always:
+        return start + target.amount
+    return policy.calendar(target.calendar).add(start, target.amount)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -725,8 +775,10 @@ def _feedback(ctx: Context) -> Outcome:
 def _credits(ctx: Context) -> Outcome:
     out = Outcome()
     credits = ctx.policy.spec.credits
+    if credits is None or ctx.timeline.resolved_at is None:
+        return out
     clock = ctx.clocks[RESOLUTION]
-    if credits is None or clock.stopped is None or not clock.breached or clock.breached_at is None:
+    if clock.stopped is None or not clock.breached or clock.breached_at is None:
         return out
     key = ctx.cycle_key(f"{ctx.key}:credits")
     priority = ctx.timeline.priority_at(clock.stopped)
@@ -754,7 +806,13 @@ def _credits(ctx: Context) -> Outcome:
     }
     out.actions.append(
         ctx.comment_from(
-            credits.comment, key, credits.id, "credits", reason, credit=credit, clock=clock_data(clock)
+            credits.comment,
+            key,
+            credits.id,
+            "credits",
+            reason,
+            credit=credit,
+            clock=clock_data(clock, ctx.policy),
         )
     )
     if credits.field:
@@ -791,7 +849,7 @@ def decide(ticket: Ticket, policy: Policy, now: datetime) -> Decision:
     future instant at which anything more could become due, and the ticket's clocks at `now`."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"decide() needs a time-zone-aware `now`; got {now!r}")
-    ctx = Context(ticket, policy, now)
+    ctx = Context(in_time_order(ticket), policy, now)
     clocks = ctx.clocks
     actions: list[Action] = []
     due: list[datetime] = []

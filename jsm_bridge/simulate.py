@@ -84,9 +84,10 @@ class Event:
         parts = [f"{name} -> {value}" for name, value in self.changes]
         if self.comment is not None:
             visibility = "public" if self.comment.public else "internal"
-            parts.append(
-                f"{self.comment.role} {self.comment.author} comments ({visibility}): {_short(self.comment.body)}"
-            )
+            who: str = self.comment.role
+            if self.comment.author not in (who, ""):
+                who += f" {self.comment.author}"
+            parts.append(f"{who} comments ({visibility}): {_short(self.comment.body)}")
         return "; ".join(parts)
 
 
@@ -120,6 +121,7 @@ class Result:
     scenario: Scenario
     entries: list[Entry] = field(default_factory=list)
     tickets: dict[str, Ticket] = field(default_factory=dict)
+    decisions: int = 0  # how many times decide() was called: instants visited, not minutes simulated
 
     @property
     def actions(self) -> list[Action]:
@@ -295,7 +297,8 @@ def simulate(scenario: Scenario) -> Result:
     result = Result(scenario)
     per_ticket = []
     for item in scenario.tickets:
-        entries, final = _run_ticket(item, scenario.policy, scenario.until)
+        entries, final, decisions = _run_ticket(item, scenario.policy, scenario.until)
+        result.decisions += decisions
         per_ticket.append(entries)
         result.tickets[item.ticket.key] = final
     order = {item.ticket.key: i for i, item in enumerate(scenario.tickets)}
@@ -305,11 +308,12 @@ def simulate(scenario: Scenario) -> Result:
     return result
 
 
-def _run_ticket(item: ScenarioTicket, policy: Policy, until: datetime) -> tuple[list[Entry], Ticket]:
+def _run_ticket(item: ScenarioTicket, policy: Policy, until: datetime) -> tuple[list[Entry], Ticket, int]:
     ticket = item.ticket
     events = list(item.events)
     entries: list[Entry] = []
     now = ticket.created
+    decisions = 0
     for _ in range(MAX_STEPS):
         while events and events[0].at <= now:
             event = events.pop(0)
@@ -318,6 +322,7 @@ def _run_ticket(item: ScenarioTicket, policy: Policy, until: datetime) -> tuple[
         next_due = None
         for _round in range(MAX_ROUNDS_PER_INSTANT):
             decision = decide(ticket, policy, now)
+            decisions += 1
             new = [a for a in decision.actions if a.key not in ticket.done]
             next_due = decision.next_due
             if not new:
@@ -331,7 +336,7 @@ def _run_ticket(item: ScenarioTicket, policy: Policy, until: datetime) -> tuple[
             )
         candidates = [t for t in (events[0].at if events else None, next_due) if t is not None and t > now]
         if not candidates or min(candidates) > until:
-            return entries, ticket
+            return entries, ticket, decisions
         now = min(candidates)
     raise RuntimeError(f"{ticket.key}: more than {MAX_STEPS} steps before {until.isoformat()}")
 
@@ -358,7 +363,13 @@ def expectation(action: Action, with_bodies: bool = False) -> dict[str, Any]:
     if not with_bodies:
         params.pop("body", None)
         params.pop("effects", None)
-    return {"at": data["at"], "key": data["key"], "action": data["action"], "rule": data["rule"], "params": params}
+    return {
+        "at": data["at"],
+        "key": data["key"],
+        "action": data["action"],
+        "rule": data["rule"],
+        "params": params,
+    }
 
 
 def _subset(expected: Any, actual: Any) -> bool:
@@ -367,7 +378,9 @@ def _subset(expected: Any, actual: Any) -> bool:
             k in actual and _subset(v, actual[k]) for k, v in expected.items()
         )
     if isinstance(expected, list) and isinstance(actual, list):
-        return len(expected) == len(actual) and all(_subset(e, a) for e, a in zip(expected, actual, strict=True))
+        return len(expected) == len(actual) and all(
+            _subset(e, a) for e, a in zip(expected, actual, strict=True)
+        )
     return bool(expected == actual)
 
 

@@ -5,13 +5,15 @@ clock is measured over its running intervals with the calendars of its goal, nev
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import bisect
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from jsm_bridge.actions import BOT_AUTHOR
-from jsm_bridge.policy.durations import Duration, Limit, WorkingCalendar
+from jsm_bridge.policy.durations import Duration, Limit
 from jsm_bridge.policy.model import Policy
 from jsm_bridge.ticket import PRIORITY, STATUS, TIER, Change, Comment, Ticket
 
@@ -25,8 +27,7 @@ WAITING = "waiting"
 CLOCK_NAMES = (FIRST_RESPONSE, RESOLUTION, TIER_CLOCK, UPDATE, WAITING)
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """A stretch of the ticket's life in which status, priority and tier stayed the same."""
 
     start: datetime
@@ -84,8 +85,65 @@ class Reach:
     part: int  # index of the target that decides
 
 
+@dataclass
+class PolicyFacts:
+    """What the clocks ask of a policy on every decision, worked out once per loaded policy."""
+
+    resolved: frozenset[str]
+    paused: frozenset[str]
+    first_tier: str | None
+    always: frozenset[str]  # names of the policy's 24x7 calendars, where working time is elapsed time
+    targets: dict[tuple[Limit, float], list[Target]] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)  # other derived values, by the name of their use
+
+    priority_ranks: dict[str, int] = field(default_factory=dict)
+    tier_ranks: dict[str, int] = field(default_factory=dict)
+
+    def priority_rank(self, name: str | None) -> int:
+        """As Policy.priority_rank: 0 for the highest; unknown or missing below all known ones."""
+        return (
+            self.priority_ranks.get(name, len(self.priority_ranks))
+            if name is not None
+            else len(self.priority_ranks)
+        )
+
+    def tier_rank(self, name: str | None) -> int:
+        """As Policy.tier_rank: 0 for the first tier; no tier or an unknown one is the first."""
+        return self.tier_ranks.get(name, 0) if name is not None else 0
+
+    def is_resolved(self, status: str | None) -> bool:
+        return status is not None and status.lower() in self.resolved
+
+    def is_paused(self, status: str | None) -> bool:
+        return status is not None and status.lower() in self.paused
+
+
+_FACTS: weakref.WeakKeyDictionary[Policy, PolicyFacts] = weakref.WeakKeyDictionary()
+
+
+def policy_facts(policy: Policy) -> PolicyFacts:
+    """The cached facts of a policy (a loaded policy is immutable, so they never go stale)."""
+    found = _FACTS.get(policy)
+    if found is None:
+        spec = policy.spec
+        found = PolicyFacts(
+            resolved=frozenset(s.lower() for s in spec.workflow.resolved),
+            paused=frozenset(s.lower() for s in spec.targets.pause.status),
+            first_tier=spec.tiers[0].name if spec.tiers else None,
+            always=frozenset(name for name, calendar in policy.calendars.items() if calendar.is_24x7),
+            priority_ranks={name: i for i, name in enumerate(spec.priorities)},
+            tier_ranks={tier.name: i for i, tier in reversed(list(enumerate(spec.tiers)))},
+        )
+        _FACTS[policy] = found
+    return found
+
+
 def targets_of(limit: Limit, policy: Policy, scale: float = 1.0) -> list[Target]:
     """The parts of a limit as working-time amounts, each on its own calendar, optionally scaled (50%)."""
+    cache = policy_facts(policy).targets
+    found = cache.get((limit, scale))
+    if found is not None:
+        return found
     out = []
     for part in limit.parts:
         calendar = policy.calendar(part.calendar)
@@ -93,6 +151,7 @@ def targets_of(limit: Limit, policy: Policy, scale: float = 1.0) -> list[Target]
         if scale != 1.0:
             amount = timedelta(seconds=round(amount.total_seconds() * scale))
         out.append(Target(part.calendar, amount))
+    cache[(limit, scale)] = out
     return out
 
 
@@ -115,23 +174,51 @@ class Timeline:
     resolved_at: datetime | None
     tier_since: datetime
     _between: dict[tuple[str | None, datetime, datetime], timedelta] = field(default_factory=dict)
+    _windows: dict[tuple[datetime, datetime, bool], list[tuple[datetime, datetime, bool]]] = field(
+        default_factory=dict
+    )
+    _starts: list[datetime] = field(default_factory=list)
+
+    _always: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self._starts = [seg.start for seg in self.segments]
+        self._always = policy_facts(self.policy).always
 
     # --- measuring -------------------------------------------------------------------------------
     def between(self, calendar: str | None, start: datetime, end: datetime) -> timedelta:
+        if end <= start:
+            return ZERO
+        if calendar is None or calendar in self._always:
+            return end - start
         key = (calendar, start, end)
         cached = self._between.get(key)
         if cached is None:
-            cached = self.policy.calendar(calendar).between(start, end) if end > start else ZERO
-            self._between[key] = cached
+            cached = self._between[key] = self.policy.calendar(calendar).between(start, end)
         return cached
+
+    def add(self, calendar: str | None, start: datetime, amount: timedelta) -> datetime:
+        """`calendar.add`, with wall-clock calendars answered by plain arithmetic."""
+        if calendar is None or calendar in self._always:
+            return start + amount
+        return self.policy.calendar(calendar).add(start, amount)
 
     def windows(
         self, start: datetime, end: datetime, honour_pauses: bool = True
     ) -> list[tuple[datetime, datetime, bool]]:
         """(start, end, paused) pieces of [start, end], adjacent pieces of the same kind merged."""
+        key = (start, end, honour_pauses)
+        found = self._windows.get(key)
+        if found is not None:
+            return found
         out: list[tuple[datetime, datetime, bool]] = []
-        for seg in self.segments:
-            lo, hi = max(seg.start, start), min(seg.end, end)
+        segments = self.segments
+        for index in range(max(bisect.bisect_right(self._starts, start) - 1, 0), len(segments)):
+            seg = segments[index]
+            if seg.start >= end:
+                break
+            lo = seg.start if seg.start > start else start
+            hi = seg.end if seg.end < end else end
             if hi <= lo:
                 continue
             paused = seg.paused and honour_pauses
@@ -139,6 +226,7 @@ class Timeline:
                 out[-1] = (out[-1][0], hi, paused)
             else:
                 out.append((lo, hi, paused))
+        self._windows[key] = out
         return out
 
     def reach(
@@ -154,13 +242,12 @@ class Timeline:
         running_now = stop is None and not (honour_pauses and self.paused_now)
         best: Reach | None = None
         for index, target in enumerate(targets):
-            calendar = self.policy.calendar(target.calendar)
-            reached = _reached_at(self, calendar, target, pieces)
+            reached = _reached_at(self, target, pieces)
             if reached is not None:
                 candidate = Reach(reached, None, index)
             elif running_now:
                 elapsed = self.running_time(target.calendar, pieces)
-                candidate = Reach(None, calendar.add(self.now, target.amount - elapsed), index)
+                candidate = Reach(None, self.add(target.calendar, self.now, target.amount - elapsed), index)
             else:
                 candidate = Reach(None, None, index)
             best = _earlier(best, candidate)
@@ -322,23 +409,58 @@ class Timeline:
                 last = change.at
         return last
 
-    def clocks(self) -> dict[str, Clock]:
-        """The five clocks with the policy's own goals (the tier clock's goal is the shortest `after`)."""
+    def clock(self, name: str) -> Clock:
+        """One of the five clocks with the policy's own goals (the tier clock's goal is the shortest `after`
+        of the rules that escalate from the current tier)."""
         spec = self.policy.spec
-        tier = self.ticket.tier or (self.policy.tiers[0].name if self.policy.tiers else None)
-        tier_goals = [r.after for r in spec.escalate if r.after is not None and tier in (r.from_ or [])]
-        update_goal = None
-        if spec.updates is not None:
-            update_goal = _goal_for(spec.updates.every, self.ticket.priority)
-        stale_statuses: list[str] = list(spec.stale.status) if spec.stale is not None else []
-        stale_goal = Limit((spec.stale.close_after,)) if spec.stale is not None else None
-        return {
-            FIRST_RESPONSE: self.first_response(),
-            RESOLUTION: self.resolution(),
-            TIER_CLOCK: self.tier_clock(tier_goals[0] if tier_goals else None),
-            UPDATE: self.update_clock(update_goal),
-            WAITING: self.waiting_clock(stale_statuses, stale_goal),
-        }
+        if name == FIRST_RESPONSE:
+            return self.first_response()
+        if name == RESOLUTION:
+            return self.resolution()
+        if name == TIER_CLOCK:
+            tier = self.ticket.tier or policy_facts(self.policy).first_tier
+            goals = [r.after for r in spec.escalate if r.after is not None and tier in (r.from_ or [])]
+            return self.tier_clock(goals[0] if goals else None)
+        if name == UPDATE:
+            every = _goal_for(spec.updates.every, self.ticket.priority) if spec.updates is not None else None
+            return self.update_clock(every)
+        if name == WAITING:
+            if spec.stale is None:
+                return self.waiting_clock([], None)
+            return self.waiting_clock(spec.stale.status, Limit((spec.stale.close_after,)))
+        raise KeyError(f"no clock named {name!r}; the clocks are {', '.join(CLOCK_NAMES)}")
+
+    def clocks(self) -> dict[str, Clock]:
+        """All five clocks, measured now."""
+        return {name: self.clock(name) for name in CLOCK_NAMES}
+
+    def lazy_clocks(self) -> Clocks:
+        """All five clocks, each measured the first time it is read."""
+        return Clocks(self)
+
+
+class Clocks(Mapping[str, Clock]):
+    """The clocks of one decision, each measured on first access: most decisions read one or none, and
+    measuring all five is most of a decision's cost. Reading them all gives exactly `Timeline.clocks()`."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        self._timeline = timeline
+        self._measured: dict[str, Clock] = {}
+
+    def __getitem__(self, name: str) -> Clock:
+        found = self._measured.get(name)
+        if found is None:
+            found = self._measured[name] = self._timeline.clock(name)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(CLOCK_NAMES)
+
+    def __len__(self) -> int:
+        return len(CLOCK_NAMES)
+
+    def __repr__(self) -> str:
+        return f"Clocks({dict(self)!r})"
 
 
 def _goal_for(goals: Mapping[str, Limit], priority: str | None) -> Limit | None:
@@ -362,7 +484,6 @@ def _earlier(best: Reach | None, candidate: Reach) -> Reach:
 
 def _reached_at(
     timeline: Timeline,
-    calendar: WorkingCalendar,
     target: Target,
     pieces: Sequence[tuple[datetime, datetime, bool]],
 ) -> datetime | None:
@@ -372,7 +493,7 @@ def _reached_at(
             continue
         length = timeline.between(target.calendar, start, end)
         if cumulative + length >= target.amount and length > ZERO or target.amount == ZERO:
-            return calendar.add(start, target.amount - cumulative)
+            return timeline.add(target.calendar, start, target.amount - cumulative)
         cumulative += length
     return None
 
@@ -474,7 +595,8 @@ def _set(state: Ticket, change: Change) -> Ticket:
 def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
     """Segments from creation to `now`, with pauses, the current resolution cycle and the tier's start."""
     pause = policy.spec.targets.pause
-    first_tier = policy.tiers[0].name if policy.tiers else None
+    facts = policy_facts(policy)
+    first_tier = facts.first_tier
     start = initial_values(ticket, (STATUS, PRIORITY, TIER))
     status = start[STATUS] or ticket.status
     priority = start[PRIORITY]
@@ -487,7 +609,7 @@ def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
     segments: list[Segment] = []
     cursor = ticket.created
     cycle, cycle_start = 1, ticket.created
-    resolved_at: datetime | None = ticket.created if policy.is_resolved(status) else None
+    resolved_at: datetime | None = ticket.created if facts.is_resolved(status) else None
     tier_since = ticket.created
     pause_index = 0
     condition_paused = False
@@ -497,7 +619,7 @@ def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
         while pause_index < len(pause_states) and pause_states[pause_index][0] <= at:
             condition_paused = pause_states[pause_index][1]
             pause_index += 1
-        return _in(current_status, pause.status) or condition_paused
+        return facts.is_paused(current_status) or condition_paused
 
     for change in ticket.changes:
         if change.at > now:
@@ -508,13 +630,17 @@ def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
             segments.append(Segment(cursor, change.at, status, priority, tier, paused_for(cursor, status)))
             cursor = change.at
         if change.field == STATUS:
-            was_resolved = policy.is_resolved(status)
+            was_resolved = facts.is_resolved(status)
             status = str(change.new)
-            if policy.is_resolved(status) and not was_resolved:
+            now_resolved = facts.is_resolved(status)
+            if now_resolved and not was_resolved:
                 resolved_at = change.at
-            elif was_resolved and not policy.is_resolved(status):
-                cycle += 1
-                cycle_start = change.at
+            elif was_resolved and not now_resolved:
+                # The bridge undoing a resolution it refused (validation `before`) is not a reopen:
+                # the cycle goes on as if the ticket had never been resolved.
+                if change.author != BOT_AUTHOR:
+                    cycle += 1
+                    cycle_start = change.at
                 resolved_at = None
         elif change.field == PRIORITY:
             priority = change.new
@@ -538,12 +664,29 @@ def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
 
 def clocks(ticket: Ticket, policy: Policy, now: datetime) -> dict[str, Clock]:
     """The ticket's clocks at `now` under `policy`."""
-    return build_timeline(ticket, policy, now).clocks()
+    return build_timeline(in_time_order(ticket), policy, now).clocks()
+
+
+def in_time_order(ticket: Ticket) -> Ticket:
+    """The ticket with its changes and comments sorted by time (stable), as the clocks expect them.
+    Histories usually arrive sorted, and then the ticket is returned as it is."""
+
+    def ordered(instants: Sequence[datetime]) -> bool:
+        return all(a <= b for a, b in zip(instants, instants[1:], strict=False))
+
+    if ordered([c.at for c in ticket.changes]) and ordered([c.at for c in ticket.comments]):
+        return ticket
+    return replace(
+        ticket,
+        changes=tuple(sorted(ticket.changes, key=lambda c: c.at)),
+        comments=tuple(sorted(ticket.comments, key=lambda c: c.at)),
+    )
 
 
 __all__ = [
     "CLOCK_NAMES",
     "Clock",
+    "Clocks",
     "FIRST_RESPONSE",
     "RESOLUTION",
     "Reach",
@@ -557,6 +700,8 @@ __all__ = [
     "clocks",
     "duration_target",
     "first_response_at",
+    "in_time_order",
+    "policy_facts",
     "is_human_response",
     "replay",
     "state_at_creation",

@@ -65,6 +65,8 @@ def test_cloud_fields_are_plain_data_under_policy_name_display_name_and_id(cloud
     assert ticket.field_value("business impact") == "Orders cannot be placed"
     assert ticket.field_value("Service credit") is None
     assert ticket.field_value("components") == ["Payments"]
+    assert ticket.field_value("project") == "CB"
+    assert ticket.field_value("Issue Type") == "Incident"
     assert ticket.field_value("description").startswith("Since 08:30 every checkout fails.")
 
 
@@ -215,3 +217,10 @@ def test_an_unknown_jira_priority_has_no_policy_name(cloud_issue):
     issue = copy.deepcopy(cloud_issue)
     issue["fields"]["priority"] = {"name": "Blocker", "id": "9"}
     assert ticket_from_issue(issue, POLICY, CLOUD).priority is None
+
+
+def test_changes_are_in_time_order_with_each_tier_move_after_its_cause(dc_issue):
+    changes = ticket_from_issue(dc_issue, POLICY, DATA_CENTER).changes
+    assert [c.at for c in changes] == sorted(c.at for c in changes)
+    fields = [c.field for c in changes if c.at == at("2026-11-22T16:00:00")]
+    assert fields == ["Tier", "priority", "tier"]

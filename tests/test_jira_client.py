@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -251,6 +252,15 @@ def test_transition_sets_the_resolution_and_fields_on_the_transition(http):
     }
 
 
+def test_a_resolution_is_left_out_when_the_transition_screen_has_no_such_field(http, caplog):
+    caplog.set_level(logging.INFO)
+    gateway, _ = make_gateway(CLOUD)
+    _serve_transitions(http)
+    gateway.transition("CB-1", "Escalate", resolution="Done")
+    assert body_of(http.calls[-1]) == {"transition": {"id": "31"}}
+    assert "jira.not_acting" in caplog.text and "resolution is not on the transition screen" in caplog.text
+
+
 def test_a_missing_transition_raises_naming_the_available_ones(http):
     gateway, _ = make_gateway(CLOUD)
     _serve_transitions(http)
@@ -447,3 +457,19 @@ def test_request_sla_parses_jsm_cycles(http):
     assert resolution.ongoing is not None and resolution.ongoing.breached is True
     assert resolution.ongoing.goal is not None and resolution.ongoing.goal.total_seconds() == 86400
     assert resolution.ongoing.breach_time is not None and resolution.ongoing.breach_time.tzinfo is not None
+
+
+@pytest.mark.parametrize("flavor", [CLOUD, DATA_CENTER])
+def test_search_can_ask_for_expanded_parts_and_issue_properties(http, flavor):
+    gateway, _ = make_gateway(flavor)
+    path = "rest/api/2/search/jql" if flavor == CLOUD else "rest/api/2/search"
+    wanted = {"expand": "changelog,names", "properties": "jsm-bridge.actions", "fields": "status"}
+    http.get(
+        url(flavor, path),
+        json={"issues": [{"key": "CB-1"}], "isLast": True, "total": 1},
+        match=[matchers.query_param_matcher(wanted, strict_match=False)],
+    )
+    found = gateway.search(
+        "project = CB", ["status"], expand=["changelog", "names"], properties=["jsm-bridge.actions"]
+    )
+    assert [i["key"] for i in found] == ["CB-1"]

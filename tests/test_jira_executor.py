@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,12 +20,14 @@ from jsm_bridge.actions import (
     SetPriority,
     Transition,
 )
+from jsm_bridge.jira.client import JiraGateway
 from jsm_bridge.jira.config import CLOUD
 from jsm_bridge.jira.dryrun import DryRunGateway, RecordedWrite
 from jsm_bridge.jira.errors import JiraUnavailable
 from jsm_bridge.jira.executor import HANDLERS, execute
+from jsm_bridge.jira.gateway import Gateway
 from jsm_bridge.policy import load_policy
-from tests.jira_support import fixture, make_gateway, url
+from tests.jira_support import TOKEN, fixture, make_gateway, url
 
 POLICY = load_policy(Path(__file__).parent / "policies" / "full.yaml")
 AT = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -153,3 +156,26 @@ def test_a_tier_move_over_http_sets_the_field_then_transitions(http):
         ("POST", "api/2/issue/CB-1/transitions", {"transition": {"id": "31"}}),
         ("PUT", "api/2/issue/CB-1/properties/jsm-bridge.actions", ["CB-1:tier:Development"]),
     ]
+
+
+def test_each_write_is_logged_with_its_ticket_and_rule_and_never_the_token(http, caplog):
+    caplog.set_level(logging.INFO, logger="jsm_bridge.jira")
+    gateway, _ = make_gateway(CLOUD)
+    http.put(url(CLOUD, "rest/api/2/issue/CB-1"), status=204)
+    prop = url(CLOUD, "rest/api/2/issue/CB-1/properties/jsm-bridge.actions")
+    http.get(prop, status=404, json={"errorMessages": ["no property"]})
+    http.put(prop, status=201)
+    execute(SetPriority(key="CB-1:classify", priority="P1", **COMMON), gateway, POLICY)
+    writes = [r.getMessage() for r in caplog.records if r.getMessage().startswith("jira.write")]
+    assert writes == [
+        "jira.write method=PUT endpoint=rest/api/2/issue/{key} ticket=CB-1 rule=test-rule",
+        "jira.write method=PUT endpoint=rest/api/2/issue/{key}/properties/{name} ticket=CB-1 rule=test-rule",
+    ]
+    assert any("jira.action ticket=CB-1 rule=test-rule action=set_priority" in m for m in caplog.messages)
+    assert TOKEN not in caplog.text
+
+
+def test_the_gateway_protocol_is_met_by_both_gateways():
+    wanted = {name for name in vars(Gateway) if not name.startswith("_")}
+    for cls in (JiraGateway, DryRunGateway):
+        assert wanted <= set(dir(cls)), cls

@@ -162,12 +162,13 @@ def test_authentication_failure_names_user_and_site_but_never_the_token(http, ca
     assert len(http.calls) == 1
 
 
-def test_authentication_failure_with_a_personal_access_token_says_so(http):
+def test_authentication_failure_with_a_personal_access_token_says_so(http, caplog):
+    caplog.set_level(logging.DEBUG)
     gateway, _ = make_gateway(DATA_CENTER)
     http.get(url(DATA_CENTER, "rest/api/2/serverInfo"), status=401, body="")
     with pytest.raises(AuthenticationFailed, match="personal access token") as caught:
         gateway.server_info()
-    assert TOKEN not in str(caught.value)
+    assert TOKEN not in str(caught.value) and TOKEN not in caplog.text
 
 
 def test_a_400_carries_jiras_error_messages_and_field_errors(http):
@@ -212,3 +213,10 @@ def test_no_requests_exception_escapes(http):
     http.get(SERVER_INFO, body=requests.exceptions.InvalidURL("bad url"))
     with pytest.raises(JiraError):
         gateway.server_info()
+
+
+@pytest.mark.parametrize("body", [[], "null", '"text"', "[1, 2]", '{"issues": {"not": "a list"}}'])
+def test_an_answer_of_an_unexpected_shape_reads_as_empty(http, body):
+    gateway, _ = make_gateway(CLOUD)
+    http.get(url(CLOUD, "rest/api/2/search/jql"), body=body if isinstance(body, str) else "[]")
+    assert list(gateway.search("project = CB")) == []

@@ -8,6 +8,8 @@ from jsm_bridge.policy.templates import (
     TemplateSet,
     builtin_templates,
     template_problems,
+    template_variables,
+    variables_for,
 )
 
 
@@ -101,6 +103,28 @@ def test_template_problems_reports_syntax_errors_with_the_line():
 @pytest.mark.parametrize("name", sorted(builtin_templates()))
 def test_builtin_templates_pass_the_checks(name):
     assert template_problems(builtin_templates()[name]) == []
+
+
+@pytest.mark.parametrize(
+    ("section", "name"),
+    [
+        ("acknowledge", "acknowledge"),
+        ("classify", "classified"),
+        ("validate", "missing-info"),
+        ("validate", "missing-info-fixed"),
+        ("escalate", "escalated"),
+        ("notify", "notify"),
+        ("updates", "update"),
+        ("stale", "stale-reminder"),
+        ("stale", "stale-close"),
+        ("feedback", "feedback"),
+        ("credits", "credit"),
+        ("flags", "flagged"),
+        ("flags", "secret-warning"),
+    ],
+)
+def test_builtin_template_reads_only_what_its_section_provides(section, name):
+    assert template_variables(builtin_templates()[name]) <= variables_for(section)
 
 
 def test_known_variables_include_the_common_ones():

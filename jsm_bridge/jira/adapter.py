@@ -63,9 +63,10 @@ def parse_time(value: Any) -> datetime | None:
     if isinstance(value, Mapping):
         if value.get("iso8601"):
             return parse_time(value["iso8601"])
-        if value.get("epochMillis") is not None:
+        try:
             return datetime.fromtimestamp(int(value["epochMillis"]) / 1000, tz=UTC)
-        return None
+        except (KeyError, TypeError, ValueError, OverflowError, OSError):
+            return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     try:
@@ -106,6 +107,8 @@ def plain_value(value: Any, flavor: Flavor) -> Any:
         return user_id(value, flavor)
     if "value" in value:
         return value.get("value")
+    if "projectTypeKey" in value and value.get("key"):
+        return value.get("key")
     if "name" in value:
         return value.get("name")
     if "displayName" in value:
@@ -123,8 +126,8 @@ class _IssueReader:
         self.policy = policy
         self.flavor = flavor
         self.key = str(issue.get("key") or issue.get("id") or "")
-        self.fields: Mapping[str, Any] = issue.get("fields") or {}
-        names = issue.get("names") or {}
+        self.fields: Mapping[str, Any] = _map(issue.get("fields"))
+        names = _map(issue.get("names"))
         self.names: dict[str, str] = {str(k): str(v) for k, v in names.items() if v}
         self.id_by_name: dict[str, str] = {str(k).lower(): str(v) for k, v in field_ids.items()}
         for fid, name in self.names.items():
@@ -150,7 +153,7 @@ class _IssueReader:
             reporter=reporter,
             assignee=self.user(f.get("assignee")),
             tier=self.tier_of(self.current_state()),
-            labels=frozenset(str(x) for x in f.get("labels") or []),
+            labels=frozenset(str(x) for x in _list(f.get("labels"))),
             fields=self.ticket_fields(),
             changes=changes,
             comments=self.comments(reporter),
@@ -201,7 +204,7 @@ class _IssueReader:
         state: dict[str, Any] = {
             jid: plain_value(self.fields.get(jid), self.flavor) for jid in self.tier_fields().values()
         }
-        state[LABELS] = {str(x) for x in self.fields.get("labels") or []}
+        state[LABELS] = {str(x) for x in _list(self.fields.get("labels"))}
         return state
 
     def tier_of(self, state: Mapping[str, Any]) -> str | None:
@@ -216,8 +219,8 @@ class _IssueReader:
     # -- history ------------------------------------------------------------------------------------
 
     def histories(self) -> list[Mapping[str, Any]]:
-        changelog = self.issue.get("changelog") or {}
-        raw = changelog.get("histories") or changelog.get("values") or []
+        changelog = _map(self.issue.get("changelog"))
+        raw = _list(changelog.get("histories")) or _list(changelog.get("values"))
         dated = [(parse_time(h.get("created")), i, h) for i, h in enumerate(raw) if isinstance(h, Mapping)]
         return [h for at, _, h in sorted((d for d in dated if d[0] is not None), key=lambda d: (d[0], d[1]))]
 
@@ -236,10 +239,11 @@ class _IssueReader:
             at = parse_time(history.get("created"))
             assert at is not None
             author = self.user(history.get("author"))
-            for item in history.get("items") or []:
+            for item in _list(history.get("items")):
                 if isinstance(item, Mapping):
                     out.append(self.change(item, at, author))
-        return tuple(out) + self.tier_changes(histories)
+        # Oldest first; a tier move follows the field change that caused it (the sort is stable).
+        return tuple(sorted([*out, *self.tier_changes(histories)], key=lambda c: c.at))
 
     def change(self, item: Mapping[str, Any], at: datetime, author: str | None) -> Change:
         fid = self.item_field_id(item)
@@ -264,7 +268,7 @@ class _IssueReader:
 
         def touched(history: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
             out = []
-            for item in history.get("items") or []:
+            for item in _list(history.get("items")):
                 fid = self.item_field_id(item) if isinstance(item, Mapping) else None
                 if fid in relevant:
                     out.append((fid, item))
@@ -303,10 +307,10 @@ class _IssueReader:
     # -- comments -----------------------------------------------------------------------------------
 
     def comments(self, reporter: str | None) -> tuple[Comment, ...]:
-        block = self.fields.get("comment") or {}
+        block = self.fields.get("comment")
         raw = block.get("comments") if isinstance(block, Mapping) else block
         out = []
-        for c in raw or []:
+        for c in _list(raw):
             if not isinstance(c, Mapping):
                 continue
             at = parse_time(c.get("created"))
@@ -336,10 +340,9 @@ class _IssueReader:
         for value in self.fields.values():
             for v in value if isinstance(value, list) else [value]:
                 note(v)
-        for history in (self.issue.get("changelog") or {}).get("histories") or []:
+        for history in _list(_map(self.issue.get("changelog")).get("histories")):
             note(history.get("author") if isinstance(history, Mapping) else None)
-        block = self.fields.get("comment") or {}
-        for c in (block.get("comments") if isinstance(block, Mapping) else None) or []:
+        for c in _list(_map(self.fields.get("comment")).get("comments")):
             note(c.get("author") if isinstance(c, Mapping) else None)
         return found
 
@@ -356,9 +359,9 @@ def comment_is_public(comment: Mapping[str, Any]) -> bool:
     for flag in ("jsdPublic", "public"):
         if isinstance(comment.get(flag), bool):
             return bool(comment[flag])
-    for prop in comment.get("properties") or []:
+    for prop in _list(comment.get("properties")):
         if isinstance(prop, Mapping) and prop.get("key") == SD_PUBLIC_COMMENT:
-            value = prop.get("value") or {}
+            value = prop.get("value")
             if isinstance(value, Mapping) and value.get("internal") in (True, "true"):
                 return False
     return not comment.get("visibility")
@@ -437,6 +440,16 @@ def _state_value(fid: str, text: Any) -> Any:
 
 def _labels(text: Any) -> set[str]:
     return set(str(text).split()) if text else set()
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    """The value when it is a JSON object, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    """The value when it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
 
 
 def _name(value: Any) -> str | None:

@@ -30,6 +30,16 @@ def is_adf(value: Any) -> bool:
     )
 
 
+def _attrs(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    attrs = node.get("attrs")
+    return attrs if isinstance(attrs, Mapping) else {}
+
+
+def _content(node: Mapping[str, Any]) -> list[Any]:
+    content = node.get("content")
+    return content if isinstance(content, list) else []
+
+
 def _children(node: Mapping[str, Any], depth: int) -> str:
     content = node.get("content")
     if not isinstance(content, list):
@@ -59,19 +69,19 @@ def _hard_break(node: Mapping[str, Any], depth: int) -> str:
 
 
 def _mention(node: Mapping[str, Any], depth: int) -> str:
-    attrs = node.get("attrs") or {}
+    attrs = _attrs(node)
     text = attrs.get("text") or attrs.get("displayName") or attrs.get("id") or ""
     text = str(text)
     return text if text.startswith("@") else f"@{text}"
 
 
 def _emoji(node: Mapping[str, Any], depth: int) -> str:
-    attrs = node.get("attrs") or {}
+    attrs = _attrs(node)
     return str(attrs.get("text") or attrs.get("shortName") or "")
 
 
 def _inline_card(node: Mapping[str, Any], depth: int) -> str:
-    attrs = node.get("attrs") or {}
+    attrs = _attrs(node)
     return str(attrs.get("url") or "")
 
 
@@ -81,8 +91,9 @@ def _code_block(node: Mapping[str, Any], depth: int) -> str:
 
 def _list(marker: Callable[[int], str]) -> _Render:
     def render(node: Mapping[str, Any], depth: int) -> str:
-        items = [c for c in node.get("content") or [] if isinstance(c, Mapping)]
-        start = int((node.get("attrs") or {}).get("order") or 1)
+        items = [c for c in _content(node) if isinstance(c, Mapping)]
+        order = _attrs(node).get("order")
+        start = order if isinstance(order, int) and not isinstance(order, bool) else 1
         lines = []
         for i, item in enumerate(items):
             body = _children(item, depth + 1).strip("\n")
@@ -95,7 +106,7 @@ def _list(marker: Callable[[int], str]) -> _Render:
 
 
 def _table_row(node: Mapping[str, Any], depth: int) -> str:
-    cells = [_children(c, depth).strip("\n") for c in node.get("content") or [] if isinstance(c, Mapping)]
+    cells = [_children(c, depth).strip("\n") for c in _content(node) if isinstance(c, Mapping)]
     return " | ".join(cells) + "\n"
 
 

@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -35,7 +35,7 @@ from jsm_bridge.jira.errors import (
     RateLimited,
     TransitionNotAvailable,
 )
-from jsm_bridge.jira.logline import log_event
+from jsm_bridge.jira.logline import current_rule, log_event
 from jsm_bridge.jira.models import ServerInfo, SlaMetric
 from jsm_bridge.jira.ratelimit import Request, SiteBudget, parse_retry_after
 from jsm_bridge.policy.model import Policy
@@ -43,7 +43,6 @@ from jsm_bridge.ticket import Ticket
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 DONE_KEYS_KEPT = 500  # newest action keys kept in the jsm-bridge.actions issue property
 PAGE_SIZE = 100
@@ -108,6 +107,10 @@ class JiraGateway:
             options.update(token=self.config.token)
         return options
 
+    def close(self) -> None:
+        """Release the HTTP session's connections."""
+        self._session.close()
+
     def __repr__(self) -> str:
         return f"JiraGateway(url={self.config.url!r}, user={self.config.user!r}, flavor={self._flavor!r})"
 
@@ -115,11 +118,11 @@ class JiraGateway:
 
     def server_info(self) -> ServerInfo:
         """GET /rest/api/2/serverInfo."""
-        return ServerInfo.from_json(self._get(paths.SERVER_INFO) or {})
+        return ServerInfo.from_json(_object(self._get(paths.SERVER_INFO)))
 
     @property
     def flavor(self) -> Flavor:
-        """ "cloud" or "datacenter": from the configuration, else asked of serverInfo once."""
+        """The flavour, cloud or datacenter: from the configuration, else asked of serverInfo once."""
         if self._flavor is None:
             info = self.server_info()
             self._flavor = info.flavor
@@ -138,7 +141,7 @@ class JiraGateway:
         with self._lock:
             cached = self._fields
         if cached is None:
-            data = self._get(paths.FIELDS) or []
+            data = _array(self._get(paths.FIELDS))
             cached = [f for f in data if isinstance(f, dict)]
             with self._lock:
                 self._fields = cached
@@ -167,15 +170,30 @@ class JiraGateway:
     # -- search -------------------------------------------------------------------------------------
 
     def search(
-        self, jql: str, fields: Sequence[str] | None = None, page_size: int = PAGE_SIZE
+        self,
+        jql: str,
+        fields: Sequence[str] | None = None,
+        page_size: int = PAGE_SIZE,
+        *,
+        expand: Sequence[str] = (),
+        properties: Sequence[str] = (),
     ) -> Iterator[dict[str, Any]]:
         """Every issue matching `jql`, page by page. Cloud: /rest/api/2/search/jql with nextPageToken
-        (no total; fields must be asked for); Data Center: /rest/api/2/search with startAt."""
-        wanted = ",".join(fields) if fields else "*navigable"
+        (no total; fields must be asked for); Data Center: /rest/api/2/search with startAt.
+        `expand` (e.g. changelog, names) and issue `properties` are asked for when given."""
+        params: dict[str, Any] = {
+            "jql": jql,
+            "fields": ",".join(fields) if fields else "*navigable",
+            "maxResults": page_size,
+        }
+        if expand:
+            params["expand"] = ",".join(expand)
+        if properties:
+            params["properties"] = ",".join(properties)
         if self.is_cloud:
-            yield from self._search_cloud(jql, wanted, page_size)
+            yield from self._search_cloud(params)
         else:
-            yield from self._search_data_center(jql, wanted, page_size)
+            yield from self._search_data_center(params)
 
     def search_keys(self, jql: str, page_size: int = PAGE_SIZE) -> Iterator[str]:
         """The keys of every issue matching `jql`."""
@@ -183,26 +201,23 @@ class JiraGateway:
             if issue.get("key"):
                 yield str(issue["key"])
 
-    def _search_cloud(self, jql: str, fields: str, page_size: int) -> Iterator[dict[str, Any]]:
+    def _search_cloud(self, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         token: str | None = None
         seen: set[str] = set()
         while True:
-            params: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": page_size}
-            if token:
-                params["nextPageToken"] = token
-            page = self._get(paths.SEARCH_CLOUD, params=params) or {}
-            yield from page.get("issues") or []
+            page_params = {**params, "nextPageToken": token} if token else params
+            page = _object(self._get(paths.SEARCH_CLOUD, params=page_params))
+            yield from _issues(page)
             token = page.get("nextPageToken")
             if page.get("isLast") or not token or token in seen:
                 return
             seen.add(token)
 
-    def _search_data_center(self, jql: str, fields: str, page_size: int) -> Iterator[dict[str, Any]]:
+    def _search_data_center(self, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         start = 0
         while True:
-            params = {"jql": jql, "fields": fields, "startAt": start, "maxResults": page_size}
-            page = self._get(paths.SEARCH_DATA_CENTER, params=params) or {}
-            issues = page.get("issues") or []
+            page = _object(self._get(paths.SEARCH_DATA_CENTER, params={**params, "startAt": start}))
+            issues = _issues(page)
             yield from issues
             start += len(issues)
             total = page.get("total")
@@ -215,13 +230,13 @@ class JiraGateway:
         """The issue (v2 JSON, with `names`) with its whole changelog in `changelog.histories` and every
         comment, with its JSM visibility properties, in `fields.comment.comments`."""
         if self.is_cloud:
-            issue = self._get(paths.ISSUE, key=key, params={"fields": "*all", "expand": "names"}) or {}
+            issue = _object(self._get(paths.ISSUE, key=key, params={"fields": "*all", "expand": "names"}))
             histories = list(self._pages(paths.ISSUE_CHANGELOG, "values", key=key))
         else:
             params = {"fields": "*all", "expand": "names,changelog"}
-            issue = self._get(paths.ISSUE, key=key, params=params) or {}
-            changelog = issue.get("changelog") or {}
-            histories = list(changelog.get("histories") or [])
+            issue = _object(self._get(paths.ISSUE, key=key, params=params))
+            changelog = _object(issue.get("changelog"))
+            histories = _array(changelog.get("histories"))
             total = changelog.get("total")
             if isinstance(total, int) and total > len(histories):
                 log_event(
@@ -238,7 +253,7 @@ class JiraGateway:
         issue = dict(issue)
         issue["changelog"] = {"startAt": 0, "total": len(histories), "histories": histories}
         issue["fields"] = {
-            **(issue.get("fields") or {}),
+            **_object(issue.get("fields")),
             "comment": {"comments": comments, "total": len(comments)},
         }
         return issue
@@ -257,8 +272,8 @@ class JiraGateway:
             page = self._get(
                 template, key=key, params={**(params or {}), "startAt": start, "maxResults": PAGE_SIZE}
             )
-            page = page or {}
-            values = page.get(items) or []
+            page = _object(page)
+            values = _array(page.get(items))
             yield from values
             start += len(values)
             total = page.get("total")
@@ -282,15 +297,15 @@ class JiraGateway:
 
         Re-reads the issue first: when it is already in that status nothing is sent and False is returned.
         Raises TransitionNotAvailable, listing the transitions there are, when none matches."""
-        issue = self._get(paths.ISSUE, key=key, params={"fields": "status,project,issuetype"}) or {}
-        f = issue.get("fields") or {}
-        current = str((f.get("status") or {}).get("name") or "")
+        issue = _object(self._get(paths.ISSUE, key=key, params={"fields": "status,project,issuetype"}))
+        f = _object(issue.get("fields"))
+        current = str(_object(f.get("status")).get("name") or "")
         if current.casefold() == to.casefold():
             log_event(log, "jira.not_acting", ticket=key, reason="already in status", status=current)
             return False
         workflow = (
-            str((f.get("project") or {}).get("key") or key.rsplit("-", 1)[0]),
-            str((f.get("issuetype") or {}).get("id") or (f.get("issuetype") or {}).get("name") or ""),
+            str(_object(f.get("project")).get("key") or key.rsplit("-", 1)[0]),
+            str(_object(f.get("issuetype")).get("id") or _object(f.get("issuetype")).get("name") or ""),
         )
         if self._known_transition_into(workflow, to, current):
             log_event(log, "jira.not_acting", ticket=key, reason="transition already made", transition=to)
@@ -299,13 +314,14 @@ class JiraGateway:
         transitions = self._transitions_for(key, cache_key)
         chosen = _match_transition(transitions, to)
         if chosen is None:
-            available = [f"{t.get('name')} (to {(t.get('to') or {}).get('name')})" for t in transitions]
+            available = [f"{t.get('name')} (to {_object(t.get('to')).get('name')})" for t in transitions]
             raise TransitionNotAvailable(key, to, current, available)
         body: dict[str, Any] = {"transition": {"id": str(chosen.get("id"))}}
         values: dict[str, Any] = {}
         if resolution:
             screen = chosen.get("fields")
-            if isinstance(screen, Mapping) and screen and "resolution" not in screen:
+            # Jira sets the resolution only through the transition's screen; without it the call fails.
+            if isinstance(screen, Mapping) and "resolution" not in screen:
                 log_event(
                     log,
                     "jira.not_acting",
@@ -333,8 +349,8 @@ class JiraGateway:
             cached = self._transitions.get(cache_key)
         if cached is not None:
             return cached
-        data = self._get(paths.ISSUE_TRANSITIONS, key=key, params={"expand": "transitions.fields"}) or {}
-        found = [t for t in data.get("transitions") or [] if isinstance(t, dict)]
+        data = _object(self._get(paths.ISSUE_TRANSITIONS, key=key, params={"expand": "transitions.fields"}))
+        found = [t for t in _array(data.get("transitions")) if isinstance(t, dict)]
         with self._lock:
             self._transitions[cache_key] = found
         return found
@@ -345,7 +361,7 @@ class JiraGateway:
             lists = [v for k, v in self._transitions.items() if k[:2] == workflow]
         for transitions in lists:
             for t in transitions:
-                target = str((t.get("to") or {}).get("name") or "")
+                target = str(_object(t.get("to")).get("name") or "")
                 if (
                     str(t.get("name") or "").casefold() == to.casefold()
                     and target.casefold() == current.casefold()
@@ -458,7 +474,10 @@ class JiraGateway:
         try:
             self._get(paths.REQUEST, key=key, service_desk=True)
             found = True
-        except NotFound:
+        except JiraRefused as error:
+            if error.status not in (403, 404):
+                raise
+            # Not a customer request, or no service desk access: the platform API still works.
             found = False
         with self._lock:
             self._service_desk_projects[project] = found
@@ -472,7 +491,7 @@ class JiraGateway:
             data = self._get(paths.ISSUE_PROPERTY, key=key, name=name)
         except NotFound:
             return None
-        return (data or {}).get("value") if isinstance(data, Mapping) else None
+        return data.get("value") if isinstance(data, Mapping) else None
 
     def set_property(self, key: str, name: str, value: Any) -> None:
         """PUT /rest/api/2/issue/{key}/properties/{name} with the JSON value."""
@@ -508,8 +527,8 @@ class JiraGateway:
             page = self._get(
                 paths.REQUEST_SLA, key=key, service_desk=True, params={"start": start, "limit": 50}
             )
-            page = page or {}
-            values = [v for v in page.get("values") or [] if isinstance(v, Mapping)]
+            page = _object(page)
+            values = [v for v in _array(page.get("values")) if isinstance(v, Mapping)]
             out.extend(SlaMetric.from_json(v) for v in values)
             start += len(values)
             if not values or page.get("isLastPage", True):
@@ -547,7 +566,14 @@ class JiraGateway:
     ) -> Any:
         """A write: paced, sent once. A failure is raised for the ledger to retry."""
         data = self._call(method, template, path_args, body=body, service_desk=service_desk)
-        log_event(log, "jira.write", method=method, endpoint=template, ticket=path_args.get("key"))
+        log_event(
+            log,
+            "jira.write",
+            method=method,
+            endpoint=template,
+            ticket=path_args.get("key"),
+            rule=current_rule.get(),
+        )
         return data
 
     def _worth_retrying(self, error: BaseException) -> bool:
@@ -703,7 +729,7 @@ def _match_transition(transitions: Sequence[Mapping[str, Any]], to: str) -> Mapp
         if str(t.get("name") or "").casefold() == wanted:
             return t
     for t in transitions:
-        if str((t.get("to") or {}).get("name") or "").casefold() == wanted:
+        if str(_object(t.get("to")).get("name") or "").casefold() == wanted:
             return t
     return None
 
@@ -722,6 +748,20 @@ def _error_details(response: requests.Response) -> tuple[list[str], dict[str, st
     raw = data.get("errors")
     errors = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
     return messages, errors
+
+
+def _object(data: Any) -> dict[str, Any]:
+    """A JSON object from Jira's answer; anything else (an odd body, null) reads as an empty object."""
+    return dict(data) if isinstance(data, Mapping) else {}
+
+
+def _array(data: Any) -> list[Any]:
+    """A JSON array from Jira's answer; anything else reads as an empty array."""
+    return list(data) if isinstance(data, list) else []
+
+
+def _issues(page: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [i for i in _array(page.get("issues")) if isinstance(i, dict)]
 
 
 def _str_id(data: Any) -> str | None:

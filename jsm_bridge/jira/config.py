@@ -57,7 +57,7 @@ class JiraConfig:
 
     @property
     def auth_kind(self) -> str:
-        """ "basic" (user and token or password) or "bearer" (a Data Center personal access token)."""
+        """How requests are signed: basic (user and token or password) or bearer (a personal access token)."""
         return "basic" if self.user else "bearer"
 
     @classmethod

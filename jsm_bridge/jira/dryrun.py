@@ -52,13 +52,26 @@ class DryRunGateway:
     def flavor(self) -> Flavor:
         return self.inner.flavor
 
+    @property
+    def is_cloud(self) -> bool:
+        return self.inner.is_cloud
+
     def server_info(self) -> ServerInfo:
         return self.inner.server_info()
 
+    def field_ids(self) -> dict[str, str]:
+        return self.inner.field_ids()
+
     def search(
-        self, jql: str, fields: Sequence[str] | None = None, page_size: int = 100
+        self,
+        jql: str,
+        fields: Sequence[str] | None = None,
+        page_size: int = 100,
+        *,
+        expand: Sequence[str] = (),
+        properties: Sequence[str] = (),
     ) -> Iterator[dict[str, Any]]:
-        return self.inner.search(jql, fields, page_size)
+        return self.inner.search(jql, fields, page_size, expand=expand, properties=properties)
 
     def search_keys(self, jql: str, page_size: int = 100) -> Iterator[str]:
         return self.inner.search_keys(jql, page_size)

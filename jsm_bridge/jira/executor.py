@@ -19,7 +19,7 @@ from jsm_bridge.actions import (
     Transition,
 )
 from jsm_bridge.jira.gateway import Gateway
-from jsm_bridge.jira.logline import log_event
+from jsm_bridge.jira.logline import acting_for, log_event
 from jsm_bridge.policy.model import Policy
 from jsm_bridge.policy.schema import TierDef
 
@@ -30,8 +30,9 @@ Handler = Callable[[Any, Gateway, Policy], None]
 
 def execute(action: Action, gateway: Gateway, policy: Policy) -> None:
     """Perform `action` on its ticket, then record its key as done on the issue."""
-    perform(action, gateway, policy)
-    gateway.record_done(action.ticket, action.key)
+    with acting_for(action.rule):
+        perform(action, gateway, policy)
+        gateway.record_done(action.ticket, action.key)
     log_event(
         log,
         "jira.action",

@@ -16,10 +16,21 @@ class Gateway(Protocol):
     @property
     def flavor(self) -> Flavor: ...
 
+    @property
+    def is_cloud(self) -> bool: ...
+
     def server_info(self) -> ServerInfo: ...
 
+    def field_ids(self) -> dict[str, str]: ...
+
     def search(
-        self, jql: str, fields: Sequence[str] | None = None, page_size: int = 100
+        self,
+        jql: str,
+        fields: Sequence[str] | None = None,
+        page_size: int = 100,
+        *,
+        expand: Sequence[str] = (),
+        properties: Sequence[str] = (),
     ) -> Iterator[dict[str, Any]]: ...
 
     def search_keys(self, jql: str, page_size: int = 100) -> Iterator[str]: ...

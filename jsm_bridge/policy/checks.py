@@ -16,7 +16,13 @@ from jsm_bridge.calendar import BusinessCalendar, CalendarError, always, calenda
 from jsm_bridge.policy.conditions import Condition
 from jsm_bridge.policy.durations import WALL_CLOCK, Duration, Limit
 from jsm_bridge.policy.schema import EscalateRule, FieldFormat, NotifyRule, PolicySpec, TemplateFile
-from jsm_bridge.policy.templates import builtin_templates, template_problems
+from jsm_bridge.policy.templates import (
+    KNOWN_VARIABLES,
+    builtin_templates,
+    template_problems,
+    template_variables,
+    variables_for,
+)
 from jsm_bridge.policy.yamlnodes import KeyPath
 
 #: fields of any section that name a template
@@ -190,11 +196,8 @@ def _rule_lists(spec: PolicySpec) -> Iterator[tuple[KeyPath, list[Any]]]:
 def _check_rule_ids(spec: PolicySpec, result: CheckResult) -> None:
     for path, rules in _rule_lists(spec):
         first: dict[str, int] = {}
-        if (
-            path == ("validate", "rules")
-            and spec.validate_ is not None
-            and spec.validate_.all_rules() != rules
-        ):
+        shorthand = spec.validate_ is not None and bool(spec.validate_.required or spec.validate_.formats)
+        if path == ("validate", "rules") and shorthand:
             first["required"] = -1  # the shorthand `required`/`formats` is a rule with this id
         for i, rule in enumerate(rules):
             if rule.id in first:
@@ -308,5 +311,24 @@ def _check_templates(spec: PolicySpec, base_dir: Path | None, result: CheckResul
             continue
         for key in TEMPLATE_KEYS:
             named = getattr(value, key, None)
-            if isinstance(named, str) and named not in known:
+            if not isinstance(named, str):
+                continue
+            if named not in known:
                 result.add(path + (key,), _unknown("template", named, known, "templates are"))
+            elif named in sources:
+                _check_variables_provided(named, sources[named], path, key, result)
+
+
+def _check_variables_provided(name: str, source: str, path: KeyPath, key: str, result: CheckResult) -> None:
+    """A template may only read what the section using it provides: `problems` exists for `validate`
+    comments, not for `acknowledge`. Variables no comment provides are reported with the template itself."""
+    section = str(path[0])
+    available = variables_for(section)
+    missing = sorted((template_variables(source) & KNOWN_VARIABLES) - available)
+    if missing:
+        names = ", ".join(repr(m) for m in missing)
+        result.add(
+            path + (key,),
+            f"template {name!r} uses {names}, which {section} comments do not provide; "
+            f"they provide {', '.join(sorted(available))}",
+        )

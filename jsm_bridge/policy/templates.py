@@ -22,6 +22,32 @@ EXTRA_VARIABLES = frozenset(
     {"problems", "to", "mentions", "point", "clock", "clock_name", "close_at", "waited", "credit", "findings"}
 )
 KNOWN_VARIABLES = COMMON_VARIABLES | EXTRA_VARIABLES
+#: what each section's comments add to COMMON_VARIABLES; every comment also has `mentions` (who it mentions)
+SECTION_VARIABLES: dict[str, frozenset[str]] = {
+    "acknowledge": frozenset(),
+    "classify": frozenset(),
+    "validate": frozenset({"problems"}),
+    "escalate": frozenset({"to"}),
+    "notify": frozenset({"point", "clock", "clock_name"}),
+    "updates": frozenset(),
+    "stale": frozenset({"close_at", "waited"}),
+    "feedback": frozenset(),
+    "credits": frozenset({"credit", "clock"}),
+    "flags": frozenset({"findings"}),
+}
+
+
+def variables_for(section: str) -> frozenset[str]:
+    """The variables a comment posted by `section` (such as `notify`) is rendered with."""
+    return COMMON_VARIABLES | {"mentions"} | SECTION_VARIABLES.get(section, EXTRA_VARIABLES)
+
+
+def template_variables(source: str) -> frozenset[str]:
+    """The variables a template reads from its context (empty when it does not compile)."""
+    try:
+        return frozenset(meta.find_undeclared_variables(make_environment().parse(source)))
+    except jinja2.TemplateSyntaxError:
+        return frozenset()
 
 
 class TemplateError(ValueError):

@@ -186,11 +186,16 @@ class SandboxApp:
 
     def dispatch(self, request: Request, user: str) -> Response:
         adapter = URL_MAP.bind_to_environ(request.environ)
-        endpoint, values = adapter.match()
+        endpoint, matched = adapter.match()
+        values = dict(matched)
         if "version" in values:
             values["version"] = 3 if values["version"] == "3" else 2
         handler: Handler = getattr(self, f"on_{endpoint}")
-        return handler(request, user, **values)
+        if endpoint == "sandbox_flush":  # waits for deliveries: must not hold up other requests
+            return handler(request, user, **values)
+        # One request at a time sees and changes the records: responses are consistent snapshots.
+        with self.state.lock:
+            return handler(request, user, **values)
 
     # --- helpers -----------------------------------------------------------------------------
     @staticmethod

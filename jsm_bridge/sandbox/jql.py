@@ -35,7 +35,7 @@ class Query:
     def sort(self, issues: list[Issue], catalog: Catalog) -> list[Issue]:
         result = list(issues)
         for name, descending in reversed(self.order or (("key", False),)):
-            result.sort(key=lambda issue, n=name: _sort_value(issue, n, catalog), reverse=descending)
+            result.sort(key=_sort_key(name, catalog), reverse=descending)
         return result
 
 
@@ -442,6 +442,10 @@ def _getter(name: str, catalog: Catalog) -> Callable[[Issue], Any]:
     if name == "labels":
         return lambda i: i.fields.get("labels") or []
     return lambda i: i.fields.get(name)
+
+
+def _sort_key(name: str, catalog: Catalog) -> Callable[[Issue], Any]:
+    return lambda issue: _sort_value(issue, name, catalog)
 
 
 def _sort_value(issue: Issue, name: str, catalog: Catalog) -> Any:

@@ -250,15 +250,21 @@ class Renderer:
             "issuelinks": list,
             "subtasks": list,
             "attachment": list,
-            "comment": lambda: self.comment_page(issue, issue.comments, 0, max(len(issue.comments), 1), version),
+            "comment": lambda: self.comment_page(
+                issue, issue.comments, 0, max(len(issue.comments), 1), version
+            ),
         }
         for definition in self.catalog.custom_fields:
             value = f.get(definition.id)
-            if definition.kind == "textarea" and version == 3:
-                makers[definition.id] = lambda v=value: to_adf(v) if v is not None else None
-            else:
-                makers[definition.id] = lambda d=definition.id, v=value: self.custom_value(d, v, issue)
+            makers[definition.id] = self._custom_maker(definition.id, definition.kind, value, issue, version)
         return makers
+
+    def _custom_maker(
+        self, field_id: str, kind: str, value: Any, issue: Issue, version: int
+    ) -> Callable[[], Any]:
+        if kind == "textarea" and version == 3:
+            return lambda: to_adf(value) if value is not None else None
+        return lambda: self.custom_value(field_id, value, issue)
 
     def issue(
         self,
@@ -312,7 +318,11 @@ class Renderer:
     def comment_issue(self, issue: Issue, project_name: str, project_id: int) -> dict[str, Any]:
         """The slim issue Cloud puts in comment events."""
         slim = self.issue_fields(
-            issue, project_name, project_id, 2, {"summary", "issuetype", "project", "assignee", "priority", "status"}
+            issue,
+            project_name,
+            project_id,
+            2,
+            {"summary", "issuetype", "project", "assignee", "priority", "status"},
         )
         return {"id": str(issue.id), "self": self.api(f"issue/{issue.id}"), "key": issue.key, "fields": slim}
 
