@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from jsm_bridge import __version__
 
 # subcommand -> (module, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("jsm_bridge.policy.cli", "check policy files: schema, references, calendars, templates"),
+    "sandbox": (
+        "jsm_bridge.sandbox.cli",
+        "run a JSM-compatible server for demos and tests, no Jira account needed",
+    ),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

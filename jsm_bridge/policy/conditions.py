@@ -17,12 +17,15 @@ Path = tuple[str | int, ...]
 
 
 class ConditionError(ValueError):
-    """A condition that cannot be parsed; `path` is where inside the condition the problem is."""
+    """A condition that cannot be parsed; `path` is where inside the condition the problem is.
 
-    def __init__(self, path: Path, message: str) -> None:
+    `on_key` says the problem is the key at the end of `path` itself (an unknown key), not its value."""
+
+    def __init__(self, path: Path, message: str, on_key: bool = False) -> None:
         super().__init__(message)
         self.path = path
         self.message = message
+        self.on_key = on_key
 
 
 CONDITIONS: dict[str, type[Condition]] = {}
@@ -72,15 +75,26 @@ def parse_condition(data: Any, path: Path = ()) -> Condition:
             unknown = [k for k in data if k not in cls.keys]
             if unknown:
                 allowed = ", ".join(cls.keys)
+                hint = _did_you_mean(str(unknown[0]), cls.keys)
                 raise ConditionError(
                     path + (str(unknown[0]),),
-                    f"unknown key {unknown[0]!r} in a {cls.name!r} condition (allowed: {allowed})",
+                    f"unknown key {unknown[0]!r} in a {cls.name!r} condition{hint} (allowed: {allowed})",
+                    on_key=True,
                 )
             return cls.parse(data, path)
     first = str(next(iter(data)))
+    for cls in CONDITIONS.values():
+        if first in cls.keys[1:]:
+            raise ConditionError(
+                path + (first,),
+                f"`{first}` belongs to a {cls.name!r} condition: add `{cls.keys[0]}`, as in {cls.example}",
+                on_key=True,
+            )
     hint = _did_you_mean(first, _BY_KEY)
     raise ConditionError(
-        path + (first,), f"unknown condition {first!r}{hint}; known: {', '.join(sorted(_BY_KEY))}"
+        path + (first,),
+        f"unknown condition {first!r}{hint}; known: {', '.join(sorted(_BY_KEY))}",
+        on_key=True,
     )
 
 
@@ -100,10 +114,14 @@ def _show(value: Any) -> str:
     return text if len(text) < 60 else text[:57] + "..."
 
 
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
 def _as_list(value: Any, path: Path, what: str) -> tuple[str, ...]:
-    if isinstance(value, str | int | float):
+    if _is_name(value):
         return (str(value),)
-    if isinstance(value, Sequence) and value and all(isinstance(v, str | int | float) for v in value):
+    if isinstance(value, list | tuple) and value and all(_is_name(v) for v in value):
         return tuple(str(v) for v in value)
     raise ConditionError(path, f"{what} takes a name or a non-empty list of names; got {_show(value)}")
 

@@ -16,7 +16,17 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)")
 _DURATION = re.compile(r"^\s*((?:\d+(?:\.\d+)?\s*[wdhms]\s*)+)(?:@\s*([A-Za-z0-9_.-]+))?\s*$")
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
-EXAMPLES = "30m, 4h, 2d, 1d4h, 2d@office"
+EXAMPLES = "30m, 4h, 2d@office"
+MAX_PERCENT = 1000.0
+
+
+class DurationError(ValueError):
+    """A duration, limit or share that cannot be parsed; `path` is where inside the value (a list index)."""
+
+    def __init__(self, message: str, path: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
 
 
 class WorkingCalendar(Protocol):
@@ -43,6 +53,10 @@ class Duration:
         """The working time this duration stands for on `calendar` (days times its working day, plus the rest)."""
         day = calendar.working_day if self.calendar is not None else timedelta(days=1)
         return timedelta(seconds=round(self.days * day.total_seconds())) + self.exact
+
+    @property
+    def is_zero(self) -> bool:
+        return self.days == 0 and self.exact == timedelta()
 
     def __str__(self) -> str:
         return self.text
@@ -76,15 +90,15 @@ class Percent:
 
 
 def parse_duration(value: Any) -> Duration:
-    """Parse `30m`, `4h`, `2d`, `1d4h`, `2d@office`; raises ValueError saying what is accepted."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError(f"expected a duration such as {EXAMPLES}; got {value!r}")
-    text = str(value)
+    """Parse `30m`, `4h`, `2d`, `1d4h`, `2d@office`; raises DurationError saying what is accepted.
+
+    A bare number is refused: the unit is what tells minutes from days."""
+    if not isinstance(value, str):
+        raise DurationError(f"expected a duration such as {EXAMPLES}; got {value!r}")
+    text = value
     match = _DURATION.match(text)
     if not match:
-        raise ValueError(
-            f"{text!r} is not a duration; write an amount and a unit (w, d, h, m, s), as in {EXAMPLES}"
-        )
+        raise DurationError(f"expected a duration such as {EXAMPLES}; got {text!r}")
     days = 0.0
     exact = timedelta()
     for number, unit in _PART.findall(match.group(1)):
@@ -107,24 +121,40 @@ def parse_duration(value: Any) -> Duration:
 
 
 def parse_limit(value: Any) -> Limit:
-    """A duration, or a list of durations of which the first reached counts: `[1d@office, 12h]`."""
+    """A duration, or a list of durations of which the first reached counts: `[1d@office, 12h]`.
+
+    Every part must be longer than zero: a limit of nothing would be reached at once."""
     if isinstance(value, Limit):
         return value
     if isinstance(value, str) and " or " in value:
-        value = [v.strip() for v in value.split(" or ")]
+        return Limit(tuple(_limit_part(v.strip(), ()) for v in value.split(" or ")))
     if isinstance(value, list | tuple):
         if not value:
-            raise ValueError("expected at least one duration")
-        return Limit(tuple(parse_duration(v) for v in value))
-    return Limit((parse_duration(value),))
+            raise DurationError(f"expected at least one duration, such as {EXAMPLES}")
+        return Limit(tuple(_limit_part(v, (i,)) for i, v in enumerate(value)))
+    return Limit((_limit_part(value, ()),))
+
+
+def _limit_part(value: Any, path: tuple[str | int, ...]) -> Duration:
+    try:
+        duration = parse_duration(value)
+    except DurationError as exc:
+        raise DurationError(exc.message, path) from exc
+    if duration.is_zero:
+        raise DurationError(f"a limit must be longer than zero; got {duration.text!r}", path)
+    return duration
 
 
 def parse_percent(value: Any) -> Percent:
+    """`50%` is 0.5 of a target; a share is more than 0% and at most 1000%."""
     if isinstance(value, str):
         match = _PERCENT.match(value)
         if match:
-            return Percent(text=value.strip(), fraction=float(match.group(1)) / 100)
-    raise ValueError(f"expected a share of a target such as 50% or 100%; got {value!r}")
+            amount = float(match.group(1))
+            if not 0 < amount <= MAX_PERCENT:
+                raise DurationError(f"a share of a target is more than 0% and at most 1000%; got {value!r}")
+            return Percent(text=value.strip(), fraction=amount / 100)
+    raise DurationError(f"expected a share of a target such as 50% or 100%; got {value!r}")
 
 
 def parse_share_or_duration(value: Any) -> Percent | Duration:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 from jsm_bridge.policy.conditions import ALWAYS, Condition, parse_condition
 from jsm_bridge.policy.durations import (
+    WALL_CLOCK,
     Duration,
     Limit,
     Percent,
@@ -142,6 +143,8 @@ class OnViolation(Model):
 
 
 class Validation(Model):
+    """Information a ticket must carry: the `required`/`formats` shorthand, rules, and what to do when it is missing."""
+
     required: Names = Field(default_factory=list)  # shorthand for one rule with id `required`
     formats: dict[str, FieldFormat] = Field(default_factory=dict)
     rules: list[ValidationRule] = Field(default_factory=list)
@@ -297,7 +300,7 @@ class Credits(Model):
     percent_per_hour: float = Field(gt=0)
     cap_percent: float = Field(gt=0)
     priorities: Names = Field(default_factory=list)
-    hours: str = "always"  # calendar whose hours count as breach hours
+    hours: str = WALL_CLOCK  # calendar whose hours count as breach hours; 24x7 is the wall clock
     exclude: CondField | None = None
     comment: CommentSpec = Field(default_factory=lambda: CommentSpec(template="credit", public=False))
     field: str | None = None  # optional field that receives the credit percentage
@@ -323,6 +326,8 @@ class Workflow(Model):
 
 
 class TemplateFile(Model):
+    """A template kept in its own file, relative to the policy file: `{file: templates/feedback.j2}`."""
+
     file: str
 
 

@@ -4,12 +4,14 @@ Undefined variables are errors, never empty strings, so a typo in a template can
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from datetime import datetime
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
+from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from jsm_bridge.secrets import redact
@@ -20,6 +22,32 @@ EXTRA_VARIABLES = frozenset(
     {"problems", "to", "mentions", "point", "clock", "clock_name", "close_at", "waited", "credit", "findings"}
 )
 KNOWN_VARIABLES = COMMON_VARIABLES | EXTRA_VARIABLES
+#: what each section's comments add to COMMON_VARIABLES; every comment also has `mentions` (who it mentions)
+SECTION_VARIABLES: dict[str, frozenset[str]] = {
+    "acknowledge": frozenset(),
+    "classify": frozenset(),
+    "validate": frozenset({"problems"}),
+    "escalate": frozenset({"to"}),
+    "notify": frozenset({"point", "clock", "clock_name"}),
+    "updates": frozenset(),
+    "stale": frozenset({"close_at", "waited"}),
+    "feedback": frozenset(),
+    "credits": frozenset({"credit", "clock"}),
+    "flags": frozenset({"findings"}),
+}
+
+
+def variables_for(section: str) -> frozenset[str]:
+    """The variables a comment posted by `section` (such as `notify`) is rendered with."""
+    return COMMON_VARIABLES | {"mentions"} | SECTION_VARIABLES.get(section, EXTRA_VARIABLES)
+
+
+def template_variables(source: str) -> frozenset[str]:
+    """The variables a template reads from its context (empty when it does not compile)."""
+    try:
+        return frozenset(meta.find_undeclared_variables(make_environment().parse(source)))
+    except jinja2.TemplateSyntaxError:
+        return frozenset()
 
 
 class TemplateError(ValueError):
@@ -56,6 +84,45 @@ def builtin_templates() -> dict[str, str]:
         for entry in folder.iterdir()
         if entry.name.endswith(".j2")
     }
+
+
+class TemplateProblem(NamedTuple):
+    """A problem found in a template's text, with its line within the template (1 for the first)."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line} of the template: {self.message}"
+
+
+def template_problems(source: str, known: frozenset[str] = KNOWN_VARIABLES) -> list[TemplateProblem]:
+    """What is wrong with a template's text, checked before anything is rendered: syntax, unknown filters,
+    variables no comment provides, and attributes starting with `_` (which the sandbox would refuse)."""
+    environment = make_environment()
+    try:
+        tree = environment.parse(source)
+        environment.compile(tree)  # unknown filters and tests are found when compiling
+    except jinja2.TemplateSyntaxError as exc:
+        return [TemplateProblem(exc.lineno, exc.message or "invalid template")]
+    problems = []
+    for name in sorted(meta.find_undeclared_variables(tree) - known):
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        line = min(n.lineno for n in tree.find_all(nodes.Name) if n.name == name)
+        message = f"unknown variable {name!r}{hint}; templates may use {', '.join(sorted(known))}"
+        problems.append(TemplateProblem(line, message))
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        attribute = node.attr if isinstance(node, nodes.Getattr) else _constant(getattr(node, "arg", None))
+        if isinstance(attribute, str) and attribute.startswith("_"):
+            problems.append(
+                TemplateProblem(node.lineno, f"attribute {attribute!r} is not available to templates")
+            )
+    return sorted(problems)
+
+
+def _constant(node: nodes.Node | None) -> Any:
+    return node.value if isinstance(node, nodes.Const) else None
 
 
 class TemplateSet:

@@ -1,0 +1,153 @@
+"""Carries out one decided Action on Jira through a gateway: a table from action kind to a small function.
+
+After success the action's key is recorded on the issue (`record_done`); a failure propagates to the ledger."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from jsm_bridge.actions import (
+    Action,
+    AddComment,
+    Assign,
+    Label,
+    MoveToTier,
+    SetField,
+    SetPriority,
+    Transition,
+)
+from jsm_bridge.jira.gateway import Gateway
+from jsm_bridge.jira.logline import acting_for, log_event
+from jsm_bridge.policy.model import Policy
+from jsm_bridge.policy.schema import TierDef
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any, Gateway, Policy], None]
+
+
+def execute(action: Action, gateway: Gateway, policy: Policy) -> None:
+    """Perform `action` on its ticket, then record its key as done on the issue."""
+    with acting_for(action.rule):
+        perform(action, gateway, policy)
+        gateway.record_done(action.ticket, action.key)
+    log_event(
+        log,
+        "jira.action",
+        ticket=action.ticket,
+        rule=action.rule,
+        action=action.kind,
+        key=action.key,
+        reason=action.reason,
+    )
+
+
+def perform(action: Action, gateway: Gateway, policy: Policy) -> None:
+    """Perform `action` without recording it (tier effects are performed this way)."""
+    handler = HANDLERS.get(action.kind)
+    if handler is None:
+        raise ValueError(f"no executor for action kind {action.kind!r}; known: {', '.join(sorted(HANDLERS))}")
+    handler(action, gateway, policy)
+
+
+def jira_field(policy: Policy, name: str) -> str:
+    """The Jira field id for a policy field name (from the policy's `fields:`), else the name itself."""
+    return policy.spec.fields.get(name, name)
+
+
+def jira_fields(policy: Policy, values: Mapping[str, Any]) -> dict[str, Any]:
+    return {jira_field(policy, name): value for name, value in values.items()}
+
+
+def _set_priority(action: SetPriority, gateway: Gateway, policy: Policy) -> None:
+    if action.priority in policy.spec.priorities:
+        name = policy.jira_priority(action.priority)
+    else:
+        log_event(
+            log, "jira.priority_unmapped", ticket=action.ticket, rule=action.rule, priority=action.priority
+        )
+        name = action.priority
+    gateway.set_priority(action.ticket, name)
+
+
+def _transition(action: Transition, gateway: Gateway, policy: Policy) -> None:
+    gateway.transition(
+        action.ticket,
+        action.status,
+        resolution=action.resolution,
+        fields=jira_fields(policy, action.fields) or None,
+    )
+
+
+def _comment(action: AddComment, gateway: Gateway, policy: Policy) -> None:
+    gateway.add_comment(action.ticket, action.body, action.public, action.mentions)
+
+
+def _assign(action: Assign, gateway: Gateway, policy: Policy) -> None:
+    gateway.assign(action.ticket, action.assignee)
+
+
+def _set_field(action: SetField, gateway: Gateway, policy: Policy) -> None:
+    gateway.edit_fields(action.ticket, {jira_field(policy, action.field): action.value})
+
+
+def _label(action: Label, gateway: Gateway, policy: Policy) -> None:
+    if action.add:
+        gateway.add_labels(action.ticket, action.add)
+    if action.remove:
+        gateway.remove_labels(action.ticket, action.remove)
+    if not action.add and not action.remove:
+        log_event(
+            log, "jira.not_acting", ticket=action.ticket, rule=action.rule, reason="label action is empty"
+        )
+
+
+def _tier(action: MoveToTier, gateway: Gateway, policy: Policy) -> None:
+    effects = action.effects
+    if not effects:
+        tier = policy.tier(action.to)
+        effects = tier_effects(action, tier) if tier is not None else ()
+    if not effects:
+        log_event(
+            log,
+            "jira.not_acting",
+            ticket=action.ticket,
+            rule=action.rule,
+            reason="tier has no effects in Jira",
+            tier=action.to,
+        )
+    for effect in effects:
+        perform(effect, gateway, policy)
+
+
+def tier_effects(action: MoveToTier, tier: TierDef) -> tuple[Action, ...]:
+    """What moving into `tier` means in Jira, when the action does not carry its effects: fields, labels,
+    assignee, then the transition (last, so the fields are set when the workflow looks at them)."""
+    common: dict[str, Any] = {
+        "key": action.key,
+        "ticket": action.ticket,
+        "rule": action.rule,
+        "reason": action.reason,
+        "at": action.at,
+    }
+    effects: list[Action] = [SetField(**common, field=name, value=value) for name, value in tier.set.items()]
+    if tier.labels:
+        effects.append(Label(**common, add=tuple(tier.labels)))
+    if tier.assignee:
+        effects.append(Assign(**common, assignee=tier.assignee))
+    if tier.transition:
+        effects.append(Transition(**common, status=tier.transition))
+    return tuple(effects)
+
+
+HANDLERS: dict[str, Handler] = {
+    SetPriority.kind: _set_priority,
+    Transition.kind: _transition,
+    AddComment.kind: _comment,
+    Assign.kind: _assign,
+    SetField.kind: _set_field,
+    Label.kind: _label,
+    MoveToTier.kind: _tier,
+}
