@@ -18,6 +18,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "jsm_bridge.sandbox.cli",
         "run a JSM-compatible server for demos and tests, no Jira account needed",
     ),
+    "register-webhook": (
+        "jsm_bridge.webhook_admin",
+        "register (or update) the Jira admin webhook that feeds the receiver",
+    ),
+    "inbox": ("jsm_bridge.inbox_admin", "list, show and replay webhook events in the inbox"),
 }
 
 
