@@ -5,6 +5,11 @@ processor and the gateway back to the sandbox."""
 from __future__ import annotations
 
 import io
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +30,7 @@ from jsm_bridge.sandbox import SandboxServer
 from jsm_bridge.store import Store
 from jsm_bridge.ticket import Ticket
 from jsm_bridge.webhook_admin import run as register_run
-from tests.webhook_harness import running
+from tests.webhook_harness import Jira, fixture_bytes, running
 from webhooks import ReceiverConfig, create_app, shutdown
 
 pytestmark = pytest.mark.slow
@@ -164,3 +169,53 @@ def test_a_webhook_is_carried_through_the_workers_processor_and_gateway_back_to_
     assert [e.key for e in store.ledger_entries(key)] == [f"{key}:classify:P1"]
     assert store.inbox_depth()["dead"] == 0
     assert "ignored:" not in caplog.text  # every event, the id-only Data Center comment too, was processed
+
+
+def test_the_production_server_configuration_serves_the_receiver(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    database = f"sqlite:///{tmp_path / 'prod.db'}"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "JSM_BRIDGE_DATABASE_URL": database,
+        "JSM_BRIDGE_WEBHOOK_SECRET": SECRET,
+        "JSM_BRIDGE_HTTP_WORKERS": "2",
+        "JSM_BRIDGE_LOG_LEVEL": "warning",
+    }
+    env.pop("JSM_BRIDGE_JIRA_URL", None)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(root / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=tmp_path,
+        env=env,
+    )
+    try:
+        jira = Jira(f"http://127.0.0.1:{port}", SECRET)
+
+        def healthy() -> bool:
+            try:
+                return jira.get("/healthz").status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_for(healthy, timeout=20)
+        raw = fixture_bytes("cloud/jira_issue_created")
+        answers = [jira.send(raw, delivery_id="prod-1").json() for _ in range(3)]
+        refused = jira.send(raw, sign_with="wrong").status_code
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+
+    assert answers == [{"status": "accepted"}, {"status": "duplicate"}, {"status": "duplicate"}]
+    assert refused == 401
+    assert [e.delivery_id for e in Store(database).inbox_list()] == ["prod-1"]
