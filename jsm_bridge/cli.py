@@ -22,6 +22,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("jsm_bridge.sweep_cli", "sweep every policy's tickets once and print what was (or would be) done"),
     "explain": ("jsm_bridge.explain", "show a ticket's clocks, JSM's SLAs, what is due now and next, and why"),
     "simulate": ("jsm_bridge.simulate", "replay a scenario with a fake clock and print the timeline"),
+    "register-webhook": (
+        "jsm_bridge.webhook_admin",
+        "register (or update) the Jira admin webhook that feeds the receiver",
+    ),
+    "inbox": ("jsm_bridge.inbox_admin", "list, show and replay webhook events in the inbox"),
 }
 
 

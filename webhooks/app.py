@@ -35,7 +35,10 @@ class ReceiverState:
         self.inbox_entry = store_module.InboxEntry
         self.store_error: type[Exception] = store_module.StoreError
         self.committer = GroupCommitter(
-            self.store, max_batch=config.commit_max_batch, timeout=config.commit_timeout
+            self.store,
+            max_batch=config.commit_max_batch,
+            timeout=config.commit_timeout,
+            lock_path=commit_lock_path(self.store),
         )
         self.workers: InboxWorkers | None = None
         if config.processor is not None and config.worker_threads > 0:
@@ -57,6 +60,19 @@ class ReceiverState:
         if self.workers is not None:
             self.workers.stop(timeout)
         self.committer.stop()
+
+
+def commit_lock_path(store: Any) -> str | None:
+    """For a SQLite file, the lock file its server processes take turns on (see GroupCommitter)."""
+    from sqlalchemy.engine import make_url
+
+    url = getattr(store, "url", None)
+    if not isinstance(url, str):
+        return None
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return f"{parsed.database}.commit-lock"
 
 
 def create_app(config: ReceiverConfig | Mapping[str, Any]) -> Flask:

@@ -71,7 +71,7 @@ def _obj(value: Any, path: str, *, required: bool) -> Mapping[str, Any] | None:
         if required:
             raise PayloadError(f"{path} is missing: a {path} object is required for this event", path)
         return None
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise PayloadError(f"{path} must be an object, not {_json_type(value)}", path)
     return value
 
@@ -123,9 +123,9 @@ def _issue(event: str, kind: str, payload: Mapping[str, Any], *, changed: tuple[
 
 def _project_key(issue: Mapping[str, Any], key: str | None) -> str | None:
     fields = issue.get("fields")
-    if isinstance(fields, Mapping):
+    if isinstance(fields, dict):
         project = fields.get("project")
-        if isinstance(project, Mapping) and isinstance(project.get("key"), str) and project["key"]:
+        if isinstance(project, dict) and isinstance(project.get("key"), str) and project["key"]:
             return str(project["key"])
     return project_of(key)
 
@@ -140,7 +140,7 @@ def project_of(issue_key: str | None) -> str | None:
 
 def _comment_id(payload: Mapping[str, Any]) -> str | None:
     comment = payload.get("comment")
-    if isinstance(comment, Mapping):
+    if isinstance(comment, dict):
         value = comment.get("id")
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             return str(value)
@@ -159,7 +159,7 @@ def _changed_fields(payload: Mapping[str, Any]) -> tuple[str, ...]:
         raise PayloadError(f"changelog.items must be an array, not {_json_type(items)}", "changelog.items")
     names: list[str] = []
     for i, item in enumerate(items):
-        if not isinstance(item, Mapping):
+        if not isinstance(item, dict):
             raise PayloadError(
                 f"changelog.items[{i}] must be an object, not {_json_type(item)}", f"changelog.items[{i}]"
             )
@@ -276,11 +276,11 @@ def flavor_of(payload: Mapping[str, Any], delivery_id: str | None) -> str:
         _nested(payload, "comment", "author"),
         _nested(payload, "changelog", "author"),
     ):
-        if isinstance(holder, Mapping):
+        if isinstance(holder, dict):
             return CLOUD if "accountId" in holder else DATA_CENTER
     return DATA_CENTER
 
 
 def _nested(payload: Mapping[str, Any], outer: str, inner: str) -> Any:
     value = payload.get(outer)
-    return value.get(inner) if isinstance(value, Mapping) else None
+    return value.get(inner) if isinstance(value, dict) else None
