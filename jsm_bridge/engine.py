@@ -735,8 +735,10 @@ def _stale(ctx: Context) -> Outcome:
 
 
 def _after(policy: Policy, start: datetime, duration: Duration) -> datetime:
-    calendar = policy.calendar(duration.calendar)
-    return calendar.add(start, duration.amount(calendar))
+    target = duration_target(duration, policy)
+    if target.calendar is None or target.calendar in policy_facts(policy).always:
+        return start + target.amount
+    return policy.calendar(target.calendar).add(start, target.amount)
 
 
 # ------------------------------------------------------------------------------------------------------

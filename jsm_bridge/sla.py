@@ -10,10 +10,10 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from jsm_bridge.actions import BOT_AUTHOR
-from jsm_bridge.policy.durations import Duration, Limit, WorkingCalendar
+from jsm_bridge.policy.durations import Duration, Limit
 from jsm_bridge.policy.model import Policy
 from jsm_bridge.ticket import PRIORITY, STATUS, TIER, Change, Comment, Ticket
 
@@ -27,8 +27,7 @@ WAITING = "waiting"
 CLOCK_NAMES = (FIRST_RESPONSE, RESOLUTION, TIER_CLOCK, UPDATE, WAITING)
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """A stretch of the ticket's life in which status, priority and tier stayed the same."""
 
     start: datetime
@@ -93,6 +92,7 @@ class PolicyFacts:
     resolved: frozenset[str]
     paused: frozenset[str]
     first_tier: str | None
+    always: frozenset[str]  # names of the policy's 24x7 calendars, where working time is elapsed time
     targets: dict[tuple[Limit, float], list[Target]] = field(default_factory=dict)
     memo: dict[str, Any] = field(default_factory=dict)  # other derived values, by the name of their use
 
@@ -115,6 +115,7 @@ def policy_facts(policy: Policy) -> PolicyFacts:
             resolved=frozenset(s.lower() for s in spec.workflow.resolved),
             paused=frozenset(s.lower() for s in spec.targets.pause.status),
             first_tier=spec.tiers[0].name if spec.tiers else None,
+            always=frozenset(name for name, calendar in policy.calendars.items() if calendar.is_24x7),
         )
         _FACTS[policy] = found
     return found
@@ -161,17 +162,29 @@ class Timeline:
     )
     _starts: list[datetime] = field(default_factory=list)
 
+    _always: frozenset[str] = frozenset()
+
     def __post_init__(self) -> None:
         self._starts = [seg.start for seg in self.segments]
+        self._always = policy_facts(self.policy).always
 
     # --- measuring -------------------------------------------------------------------------------
     def between(self, calendar: str | None, start: datetime, end: datetime) -> timedelta:
+        if end <= start:
+            return ZERO
+        if calendar is None or calendar in self._always:
+            return end - start
         key = (calendar, start, end)
         cached = self._between.get(key)
         if cached is None:
-            cached = self.policy.calendar(calendar).between(start, end) if end > start else ZERO
-            self._between[key] = cached
+            cached = self._between[key] = self.policy.calendar(calendar).between(start, end)
         return cached
+
+    def add(self, calendar: str | None, start: datetime, amount: timedelta) -> datetime:
+        """`calendar.add`, with wall-clock calendars answered by plain arithmetic."""
+        if calendar is None or calendar in self._always:
+            return start + amount
+        return self.policy.calendar(calendar).add(start, amount)
 
     def windows(
         self, start: datetime, end: datetime, honour_pauses: bool = True
@@ -212,13 +225,12 @@ class Timeline:
         running_now = stop is None and not (honour_pauses and self.paused_now)
         best: Reach | None = None
         for index, target in enumerate(targets):
-            calendar = self.policy.calendar(target.calendar)
-            reached = _reached_at(self, calendar, target, pieces)
+            reached = _reached_at(self, target, pieces)
             if reached is not None:
                 candidate = Reach(reached, None, index)
             elif running_now:
                 elapsed = self.running_time(target.calendar, pieces)
-                candidate = Reach(None, calendar.add(self.now, target.amount - elapsed), index)
+                candidate = Reach(None, self.add(target.calendar, self.now, target.amount - elapsed), index)
             else:
                 candidate = Reach(None, None, index)
             best = _earlier(best, candidate)
@@ -455,7 +467,6 @@ def _earlier(best: Reach | None, candidate: Reach) -> Reach:
 
 def _reached_at(
     timeline: Timeline,
-    calendar: WorkingCalendar,
     target: Target,
     pieces: Sequence[tuple[datetime, datetime, bool]],
 ) -> datetime | None:
@@ -465,7 +476,7 @@ def _reached_at(
             continue
         length = timeline.between(target.calendar, start, end)
         if cumulative + length >= target.amount and length > ZERO or target.amount == ZERO:
-            return calendar.add(start, target.amount - cumulative)
+            return timeline.add(target.calendar, start, target.amount - cumulative)
         cumulative += length
     return None
 

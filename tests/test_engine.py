@@ -223,3 +223,33 @@ def test_internal_updates_keep_their_rhythm(tmp_path):
     t = apply_all(t, first, MON + timedelta(hours=4))
     later = decide(t, policy, MON + timedelta(hours=4))
     assert later.next_due == MON + timedelta(hours=8)
+
+
+class RecordingTemplates:
+    """Templates that note which variables each comment was rendered with."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.seen: dict[str, set[str]] = {}
+
+    def render(self, name, context):
+        self.seen.setdefault(context["rule"]["kind"], set()).update(context)
+        return self.inner.render(name, context)
+
+
+@pytest.mark.parametrize(
+    "scenario", ["full/p2-lifecycle.yaml", "flags/secret-pasted.yaml", "stale/remind-then-close.yaml"]
+)
+def test_each_kind_of_comment_gets_exactly_the_variables_its_section_documents(scenario):
+    import dataclasses
+
+    from jsm_bridge.policy.templates import variables_for
+    from jsm_bridge.simulate import load_scenario, simulate
+
+    loaded = load_scenario(Path(__file__).parent / "scenarios" / scenario)
+    recording = RecordingTemplates(loaded.policy.templates)
+    policy = dataclasses.replace(loaded.policy, templates=recording)
+    simulate(dataclasses.replace(loaded, policy=policy))
+    assert recording.seen
+    for kind, names in recording.seen.items():
+        assert names == set(variables_for(kind)), kind

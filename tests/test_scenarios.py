@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from jsm_bridge.engine import HANDLERS
 from jsm_bridge.simulate import expectation_diff, load_scenario, simulate
 
 ROOT = Path(__file__).parent / "scenarios"
@@ -25,6 +26,16 @@ SCENARIOS = sorted(p for p in ROOT.rglob("*.yaml") if _is_scenario(p))
 
 def test_the_scenario_folder_is_not_empty():
     assert len(SCENARIOS) >= 10
+
+
+@pytest.mark.parametrize("kind", list(HANDLERS))
+def test_every_rule_kind_has_a_scenario_with_an_expected_timeline(kind: str):
+    shown = [
+        p
+        for p in SCENARIOS
+        if kind in p.relative_to(ROOT).parts and "expect" in p.read_text(encoding="utf-8")
+    ]
+    assert shown, f"add a scenario under tests/scenarios/{kind}/ showing the {kind} rules"
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: str(p.relative_to(ROOT).with_suffix("")))
