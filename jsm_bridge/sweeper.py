@@ -32,13 +32,30 @@ DUE_RECHECK_FLOOR = timedelta(seconds=30)
 
 
 class Searched(Protocol):
-    """One search result as a Ticket; `complete` False when its history in the result was cut short."""
+    """One search result: its key, the Ticket, whether its history in the result is complete, and a
+    fingerprint that changes whenever the issue does (None: no fingerprint, always decide)."""
+
+    @property
+    def key(self) -> str: ...
 
     @property
     def ticket(self) -> Ticket: ...
 
     @property
     def complete(self) -> bool: ...
+
+    @property
+    def fingerprint(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What the last decision on an unchanged ticket said: nothing due before `next_due`."""
+
+    fingerprint: Any
+    decided_at: datetime
+    next_due: datetime | None
+    cached: bool
 
 
 SearchFn = Callable[[str, Policy, int], Iterable[Searched]]
@@ -138,6 +155,9 @@ class Sweeper:
         self.last_swept: dict[str, datetime] = {}  # clock time of each policy's last finished sweep
         self._sweeping = {name: threading.Lock() for name in self.policies}
         self._recently_due: dict[str, datetime] = {}
+        # Per policy, per ticket: the last decision on it while it looked the same. decide() is pure, so
+        # an unchanged ticket has nothing due before that decision's next_due: no need to decide again.
+        self._seen: dict[str, dict[str, _Seen]] = {name: {} for name in self.policies}
         # Set on shutdown: a sweep stops after the ticket it is on; the next sweep finds the rest.
         self.stop = threading.Event()
 
@@ -163,19 +183,25 @@ class Sweeper:
         run_id = None if self.dry_run else self.store.sweep_started(policy.name)
         began = time.perf_counter()
         horizon = report.started + sweep_every(policy) * 2
+        seen = self._seen.setdefault(policy.name, {})
+        still: dict[str, _Seen] = {}
         try:
             for found in self.search(sweep_jql(policy), policy, self.page_size):
                 if self.stop.is_set():
                     report.error = "stopped: shutting down"
                     break
                 report.tickets += 1
-                self._consider(found, policy, horizon, report)
+                entry = self._consider(found, policy, horizon, report, seen.get(found.key))
+                if entry is not None:
+                    still[found.key] = entry
                 if progress is not None:
                     progress(report.tickets)
         except Exception as exc:  # a failed sweep is logged and retried at the next interval
             report.error = f"{type(exc).__name__}: {exc}"
             log.warning("sweep.failed policy=%s error=%s", policy.name, _one_line(report.error))
         report.seconds = time.perf_counter() - began
+        # Tickets no longer in scope are forgotten; after a failed sweep the rest is kept for the next.
+        self._seen[policy.name] = still if report.error is None else {**seen, **still}
         # Set after a failed sweep too: a Jira outage must not turn into a sweep every second.
         self.last_swept[policy.name] = report.started
         if run_id is not None:
@@ -193,9 +219,25 @@ class Sweeper:
             f" error={_one_line(report.error)}" if report.error else "",
         )
 
-    def _consider(self, found: Searched, policy: Policy, horizon: datetime, report: SweepReport) -> None:
-        ticket = found.ticket
+    def _consider(
+        self, found: Searched, policy: Policy, horizon: datetime, report: SweepReport, last: _Seen | None
+    ) -> _Seen | None:
+        """Decide on one search result (unless it is unchanged and nothing of it is due yet); hand it to
+        the processor when actions are due; remember the decision when nothing is."""
         now = self.clock.now()
+        fingerprint = found.fingerprint
+        if (
+            last is not None
+            and fingerprint is not None
+            and last.fingerprint == fingerprint
+            and last.decided_at <= now
+            and (last.next_due is None or now < last.next_due)
+        ):
+            if not last.cached and self._wake_before(last.next_due, horizon):
+                self.store.cache_put(found.key, policy.name, last.next_due, None)
+                return replace(last, cached=True)
+            return last
+        ticket = found.ticket
         decision = self.decide(ticket, policy, now)
         if decision.actions:
             # Done keys only ever remove actions: the ledger is asked only when something looks due.
@@ -218,15 +260,25 @@ class Sweeper:
                     type(exc).__name__,
                     _one_line(str(exc)),
                 )
-                return
+                return None
             if decision.actions:
                 report.results.append(result)
-            return
-        if self.dry_run or decision.next_due is None or decision.next_due > horizon:
+                return None  # what it did changed the issue: the next sweep decides afresh
+            # A full read found nothing to do either: remember its next_due, as for a complete result
+            # (the processor has cached it), so a long history is not read in full every sweep.
+            if self.dry_run or getattr(result, "outcomes", ()) or not hasattr(result, "next_due"):
+                return None
+            return _Seen(fingerprint, now, result.next_due, True)
+        cached = self._wake_before(decision.next_due, horizon)
+        if cached:
+            # Due before the next sweep: the due-check wakes it on time.
+            self.store.cache_put(ticket.key, policy.name, decision.next_due, None)
+        else:
             log.debug("not acting: nothing due ticket=%s next_due=%s", ticket.key, decision.next_due)
-            return
-        # Due before the next sweep: the due-check wakes it on time.
-        self.store.cache_put(ticket.key, policy.name, decision.next_due, None)
+        return _Seen(fingerprint, now, decision.next_due, cached)
+
+    def _wake_before(self, next_due: datetime | None, horizon: datetime) -> bool:
+        return not self.dry_run and next_due is not None and next_due <= horizon
 
     # -- precise wake-ups ---------------------------------------------------------------------------
 
@@ -322,15 +374,16 @@ class SweepScheduler:
     def due_job(self) -> None:
         if not self.is_leader():
             return
-        try:
-            self.sweeper.run_due()
-        except Exception as exc:
-            log.warning("due.check_failed error=%s", _one_line(str(exc)))
-        # A clock moved forward (the sandbox's can be) brings the sweep forward: run its job now.
+        # A clock moved forward (the sandbox's can be) brings the sweep forward: its job runs now, in
+        # its own thread, while this one wakes the tickets that are due.
         for policy in self.sweeper.sweeps_due():
             job = self.scheduler.get_job(f"sweep:{policy.name}")
             if job is not None and self.scheduler.running:
                 job.modify(next_run_time=datetime.now().astimezone())
+        try:
+            self.sweeper.run_due()
+        except Exception as exc:
+            log.warning("due.check_failed error=%s", _one_line(str(exc)))
 
     def _sweep_locked(self, policy: Policy) -> None:
         # The lease makes one leader; the lock makes sure of it while a sweep runs (clock skew, a

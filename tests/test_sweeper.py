@@ -26,6 +26,11 @@ POLICY = Path(__file__).parent / "policies" / "e2e-desk.yaml"
 class Found:
     ticket: Ticket
     complete: bool = True
+    fingerprint: object = None
+
+    @property
+    def key(self) -> str:
+        return self.ticket.key
 
 
 class Search:
@@ -253,3 +258,72 @@ def test_scheduler_jobs_coalesce_never_overlap_and_tolerate_misfires(store: Stor
         assert jobs["due-check"].trigger.interval == timedelta(seconds=1)
     finally:
         scheduler.stop()
+
+
+class CountingDecide:
+    """The engine's decide(), counting the tickets it is asked about."""
+
+    def __init__(self) -> None:
+        from jsm_bridge.engine import decide
+
+        self.decide = decide
+        self.calls: list[str] = []
+
+    def __call__(self, ticket: Ticket, policy: Policy, now: datetime) -> Any:
+        self.calls.append(ticket.key)
+        return self.decide(ticket, policy, now)
+
+
+def test_unchanged_ticket_is_not_decided_again_before_its_next_due(store: Store, policy: Policy) -> None:
+    clock = ManualClock(T0 + timedelta(minutes=5))
+    counting = CountingDecide()
+    search = Search(Found(classified("SUP-10", T0), fingerprint=("2026-11-24T09:00", "Open")))
+    sweeper, processor = make(store, search, policy, clock, decide=counting)
+    sweeper.sweep(policy)
+    clock.advance(timedelta(minutes=1))
+    sweeper.sweep(policy)
+    assert counting.calls == ["SUP-10"]
+    clock.set(T0 + timedelta(hours=1))  # its first-line time is up: decided again, handed over
+    sweeper.sweep(policy)
+    assert len(counting.calls) > 1
+    assert processor.processed == ["SUP-10"]
+
+
+def test_changed_ticket_is_decided_again(store: Store, policy: Policy) -> None:
+    clock = ManualClock(T0 + timedelta(minutes=5))
+    counting = CountingDecide()
+    search = Search(Found(classified("SUP-11", T0), fingerprint=("2026-11-24T09:00", "Open")))
+    sweeper, _ = make(store, search, policy, clock, decide=counting)
+    sweeper.sweep(policy)
+    search.found = [Found(classified("SUP-11", T0), fingerprint=("2026-11-24T09:06", "Open"))]
+    sweeper.sweep(policy)
+    assert counting.calls == ["SUP-11", "SUP-11"]
+
+
+def test_ticket_without_a_fingerprint_is_always_decided(store: Store, policy: Policy) -> None:
+    clock = ManualClock(T0 + timedelta(minutes=5))
+    counting = CountingDecide()
+    sweeper, _ = make(store, Search(Found(classified("SUP-12", T0))), policy, clock, decide=counting)
+    sweeper.sweep(policy)
+    sweeper.sweep(policy)
+    assert counting.calls == ["SUP-12", "SUP-12"]
+
+
+def test_long_history_read_in_full_once_is_not_read_again_while_unchanged(
+    store: Store, policy: Policy
+) -> None:
+    from jsm_bridge.process import ProcessResult
+
+    class FullReader(Processor):
+        def process(self, key: str, policy: Policy) -> Any:
+            super().process(key, policy)
+            return ProcessResult(ticket=key, policy=policy.name, next_due=T0 + timedelta(hours=1))
+
+    clock = ManualClock(T0 + timedelta(minutes=5))
+    found = Found(classified("SUP-13", T0), complete=False, fingerprint=("2026-11-24T09:00", "Open"))
+    processor = FullReader()
+    sweeper = Sweeper(Search(found), store, processor, [policy], clock)
+    sweeper.sweep(policy)
+    clock.advance(timedelta(minutes=1))
+    sweeper.sweep(policy)
+    assert processor.processed == ["SUP-13"]

@@ -217,6 +217,9 @@ BAD_INPUTS: dict[str, tuple[dict[str, Any], int, str, str | None]] = {
     "a JSON array": ({"body": b'[{"webhookEvent": "jira:issue_created"}]'}, 400, "not_object", "$"),
     "a JSON string": ({"body": b'"jira:issue_created"'}, 400, "not_object", "$"),
     "a JSON null": ({"body": b"null"}, 400, "not_object", "$"),
+    "JSON nested twenty thousand deep": ({"body": b"[" * 20_000 + b"]" * 20_000}, 400, "invalid_json", None),
+    "NaN, which JSON does not have": ({"body": b'{"webhookEvent": NaN}'}, 400, "invalid_json", None),
+    "a UTF-8 byte order mark": ({"body": b'\xef\xbb\xbf{"webhookEvent": "x"}'}, 400, "invalid_json", None),
     "Latin-1 bytes": ({"body": '{"webhookEvent": "café"}'.encode("latin-1")}, 400, "not_utf8", None),
     "text/plain": (
         {"body": b'{"webhookEvent": "x"}', "content_type": "text/plain"},
@@ -335,6 +338,12 @@ def test_bad_input_never_reaches_the_500_handler_nor_a_status_jira_would_retry(
     assert all(400 <= s < 500 for s in statuses)
     assert not statuses & RETRIED_BY_JIRA
     assert "webhook_unexpected_error" not in caplog.text
+
+
+def test_integers_beyond_64_bits_are_still_valid_json(jira: Jira, store: Store) -> None:
+    payload = fixture("cloud/jira_issue_created")
+    payload["issue"]["fields"]["customfield_10099"] = 2**70
+    assert jira.send(payload).json() == {"status": "accepted"}
 
 
 def test_a_body_over_the_limit_is_refused_with_413(jira: Jira, store: Store) -> None:

@@ -25,9 +25,6 @@ def healthz() -> Response:
     except Exception as exc:  # any store failure makes the instance unhealthy; the reason is its class
         report["store"] = f"unavailable: {type(exc).__name__}"
         healthy = False
-    committer_alive = state.committer.alive
-    report["committer"] = "ok" if committer_alive else "stopped"
-    healthy = healthy and committer_alive
     if state.workers is not None:
         alive, expected = state.workers.alive(), state.workers.threads
         state.metrics.workers_alive.set(alive)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ def build(environ: Mapping[str, str] | None = None) -> Flask:
     """A receiver app configured from the JSM_BRIDGE_* environment (see README, "Configuration")."""
     env = os.environ if environ is None else environ
     config = ReceiverConfig.from_env(env)
+    config.store.migrate()  # safe when several processes start at once
     if config.worker_threads > 0:
         config.processor = processor_from_env(config.store, env)
         if config.processor is None:
@@ -34,6 +36,17 @@ def processor_from_env(store: Any, env: Mapping[str, str]) -> Any | None:
     no Jira is configured (the receiver then only stores events, and another process works the inbox)."""
     if not env.get("JSM_BRIDGE_JIRA_URL"):
         return None
-    from jsm_bridge.process import processor_from_env as build_processor
+    from jsm_bridge.clock import SystemClock
+    from jsm_bridge.jira import JiraConfig, gateway_from_config
+    from jsm_bridge.policy.loader import load_policies
+    from jsm_bridge.process import TicketProcessor
 
-    return build_processor(store, env)
+    jira = JiraConfig.from_env(env)
+    return TicketProcessor(
+        gateway=gateway_from_config(jira),
+        store=store,
+        policies=load_policies(env.get("JSM_BRIDGE_POLICIES", "")),
+        clock=SystemClock(),
+        holder=f"{socket.gethostname()}:{os.getpid()}",
+        dry_run=jira.dry_run,
+    )

@@ -5,8 +5,8 @@ Asks only for the fields the policy reads, and for the changelog and comments wh
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel
@@ -38,13 +38,48 @@ BASE_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
 class SearchedTicket:
-    """A ticket built from a search result. `complete` is False when search cut its history short
-    (a changelog or comment page not all there): then only a full read of the issue can be trusted."""
+    """One search result. The Ticket is built only when asked for; `fingerprint` tells, without building
+    it, whether the issue changed since it was last seen. `complete` is False when search cut its
+    history short (changelog or comments not all there): then only a full read can be trusted."""
 
-    ticket: Ticket
-    complete: bool
+    def __init__(
+        self, issue: Mapping[str, Any], build: Callable[[Mapping[str, Any]], Ticket], history: bool
+    ) -> None:
+        self.issue = issue
+        self._build = build
+        self._history = history
+        self.key = str(issue.get("key") or "")
+
+    @cached_property
+    def complete(self) -> bool:
+        return _complete(self.issue, self._history)
+
+    @cached_property
+    def ticket(self) -> Ticket:
+        return self._build(self.issue)
+
+    @cached_property
+    def fingerprint(self) -> tuple[Any, ...]:
+        """What changes whenever anything a decision reads changes: Jira's `updated` stamp, plus the
+        status, priority, labels, the sizes of the history and comments (stamps can repeat), done keys."""
+        f = self.issue.get("fields") or {}
+        changelog = self.issue.get("changelog") or {}
+        comments = f.get("comment") or {}
+        return (
+            f.get("updated"),
+            _name_of(f.get("status")),
+            _name_of(f.get("priority")),
+            tuple(f.get("labels") or ()),
+            changelog.get("total") if isinstance(changelog, dict) else None,
+            len(changelog.get("histories") or ()) if isinstance(changelog, dict) else None,
+            comments.get("total") if isinstance(comments, dict) else None,
+            repr((self.issue.get("properties") or {}).get(paths.DONE_PROPERTY)),
+        )
+
+
+def _name_of(value: Any) -> Any:
+    return value.get("name") if isinstance(value, dict) else value
 
 
 def fields_for(policy: Policy, field_ids: Mapping[str, str] | None = None) -> list[str]:
@@ -157,10 +192,12 @@ def search_tickets(gateway: Any, jql: str, policy: Policy, page_size: int = 100)
         page_size=page_size,
     )
     flavor = inner.flavor
+
+    def build(issue: Mapping[str, Any]) -> Ticket:
+        return ticket_from_issue(issue, policy, flavor, _done_keys(issue), field_ids=field_ids)
+
     for issue in issues:
-        done = _done_keys(issue)
-        ticket = ticket_from_issue(issue, policy, flavor, done, field_ids=field_ids)
-        yield SearchedTicket(ticket, complete=_complete(issue, history))
+        yield SearchedTicket(issue, build, history)
 
 
 def _done_keys(issue: Mapping[str, Any]) -> frozenset[str]:
