@@ -14,11 +14,11 @@ from jsm_bridge import __version__
 # subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("jsm_bridge.policy.cli", "check policy files: schema, references, calendars, templates"),
+    "simulate": ("jsm_bridge.simulate", "replay a scenario with a fake clock and print the timeline"),
     "sandbox": (
         "jsm_bridge.sandbox.cli",
         "run a JSM-compatible server for demos and tests, no Jira account needed",
     ),
-    "simulate": ("jsm_bridge.simulate", "replay a scenario with a fake clock and print the timeline"),
 }
 
 
