@@ -43,7 +43,6 @@ START = datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
 END = datetime(2026, 11, 27, 18, 0, tzinfo=LONDON)
 DEFAULT_REPORT = "jsm-bridge-demo-report.html"
 WEBHOOK_NAME = "jsm-bridge demo"
-WEBHOOK_EVENTS = ("jira:issue_created", "jira:issue_updated", "comment_created", "comment_updated")
 BRIDGE_USER = "bridge"
 AGENT_USER = "agent"
 ADMIN_USER = "admin"
@@ -256,17 +255,6 @@ class Site:
                     queue.append((transition.to, [*ids, transition.id]))
         raise DemoError(f"{key}: no way from {current!r} to {status!r} in the sandbox's workflow")
 
-    def register_webhook(self, url: str, secret: str, jql: str) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "name": WEBHOOK_NAME,
-            "url": url,
-            "events": list(WEBHOOK_EVENTS),
-            "secret": secret,
-        }
-        if jql:
-            body["filters"] = {"issue-related-events-section": jql}
-        return dict(self.call("POST", "rest/webhooks/1.0/webhook", ADMIN_USER, json=body))
-
     # -- reads --
 
     def issue(self, key: str) -> dict[str, Any]:
@@ -342,7 +330,7 @@ class Running:
     thread: threading.Thread
     url: str
     folder: Path
-    webhook: dict[str, Any] = field(default_factory=dict)
+    webhook: dict[str, str] = field(default_factory=dict)
 
     @property
     def clock(self) -> ManualClock:
@@ -489,9 +477,29 @@ def start(policies: Sequence[Policy], folder: Path, start_at: datetime = START) 
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}"
     running = Running(sandbox, runtime, app, server, thread, url, folder)
-    jql = " OR ".join(f"({p.spec.scope.jql})" for p in policies)
-    running.webhook = Site(sandbox.url).register_webhook(f"{url}/webhooks/jira", secret, jql)
+    running.webhook = register_webhook(sandbox.url, url, secret, policies)
     return running
+
+
+def register_webhook(site: str, receiver: str, secret: str, policies: Sequence[Policy]) -> dict[str, str]:
+    """Register the receiver with the sandbox as an operator would: `jsm-bridge register-webhook`,
+    configured by the JSM_BRIDGE_* variables (the site, an admin's token, the secret, the policies)."""
+    import io
+
+    from jsm_bridge import webhook_admin
+
+    env = {
+        "JSM_BRIDGE_JIRA_URL": site,
+        "JSM_BRIDGE_JIRA_USER": ADMIN_USER,
+        "JSM_BRIDGE_JIRA_TOKEN": "token",
+        "JSM_BRIDGE_WEBHOOK_SECRET": secret,
+        "JSM_BRIDGE_POLICIES": ":".join(str(p.path) for p in policies if p.path is not None),
+    }
+    args = argparse.Namespace(url=receiver, name=WEBHOOK_NAME, policies=None, dry_run=False)
+    out = io.StringIO()
+    if webhook_admin.run(args, env=env, out=out) != 0:
+        raise DemoError("register-webhook failed against the sandbox (see the message above)")
+    return {"output": out.getvalue()}
 
 
 # ------------------------------------------------------------------------------------------------------
