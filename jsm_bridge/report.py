@@ -25,6 +25,8 @@ code{font:12px ui-monospace,Menlo,Consolas,monospace;background:#f4f5f7;padding:
 .badge{display:inline-block;padding:0 .45rem;border-radius:3px;font-size:12px;font-weight:600}
 .badge.ok{background:#e3fcef}.badge.bad{background:#ffebe6}.badge.run{background:#fffae6}
 pre.diff{background:#ffebe6;padding:.5rem;white-space:pre-wrap;font-size:12px}
+.badge.none{background:#f4f5f7;color:#6b778c}.body{white-space:pre-wrap;margin-top:.2rem;color:#42526e;font-size:13px}
+tr.event td{color:#6b778c;background:#fafbfc}
 """
 
 
@@ -37,7 +39,7 @@ def _when(at: Any) -> str:
 
 
 def _badge(outcome: str) -> str:
-    cls = {"met": "ok", "breached": "bad"}.get(outcome, "run")
+    cls = {"met": "ok", "breached": "bad", "no target": "none"}.get(outcome, "run")
     return f'<span class="badge {cls}">{_e(outcome)}</span>'
 
 
@@ -76,14 +78,31 @@ def _ticket_html(t: TicketResult) -> str:
         f"credits: {_e('; '.join(t.credits) if t.credits else 'none')}</p>",
     ]
     if t.done:
-        rows = []
-        for d in t.done:
-            body = d.params.get("body")
-            detail = f"<br><code>{_e(body)}</code>" if body else ""
-            rows.append(
-                f'<tr><td class="when">{_e(_when(d.at))}</td><td>{_e(_describe(d.kind, d.params))}{detail}</td>'
-                f"<td><code>{_e(d.rule)}</code></td><td>{_e(d.reason)}</td></tr>"
+        # People's events (from the scenario) in grey, the bridge's actions between them; at one
+        # instant the event comes first, since the actions answer it.
+        timeline: list[tuple[Any, int, str]] = []
+        item = t.ticket.item
+        timeline.append(
+            (
+                item.ticket.created,
+                0,
+                _event_row(item.ticket.created, f"{item.ticket.reporter or 'customer'} opens the ticket"),
             )
+        )
+        for event in item.events:
+            timeline.append((event.at, 0, _event_row(event.at, event.describe())))
+        for i, d in enumerate(t.done):
+            body = d.params.get("body")
+            detail = f'<div class="body">{_e(body)}</div>' if body else ""
+            timeline.append(
+                (
+                    d.at,
+                    1 + i,
+                    f'<tr><td class="when">{_e(_when(d.at))}</td><td>{_e(_describe(d.kind, d.params))}{detail}</td>'
+                    f"<td><code>{_e(d.rule)}</code></td><td>{_e(d.reason)}</td></tr>",
+                )
+            )
+        rows = [row for _, _, row in sorted(timeline, key=lambda r: (r[0], r[1]))]
         parts.append(
             "<table><tr><th>When</th><th>Action</th><th>Rule</th><th>Reason</th></tr>"
             + "".join(rows)
@@ -94,6 +113,34 @@ def _ticket_html(t: TicketResult) -> str:
     if t.differences:
         parts.append('<pre class="diff">' + _e("\n".join(t.differences)) + "</pre>")
     return "\n".join(parts)
+
+
+def _event_row(at: Any, text: str) -> str:
+    return f'<tr class="event"><td class="when">{_e(_when(at))}</td><td colspan="3">· {_e(text)}</td></tr>'
+
+
+def _overview(result: DemoResult) -> str:
+    rows = []
+    for policy, tickets in result.by_policy().items():
+        breached_fr = sum(t.clocks.get("first_response") == "breached" for t in tickets)
+        breached_res = sum(t.clocks.get("resolution") == "breached" for t in tickets)
+        differing = sum(bool(t.differences) for t in tickets)
+        verdict = (
+            '<span class="badge ok">matches</span>'
+            if not differing
+            else f'<span class="badge bad">{differing} differ</span>'
+        )
+        rows.append(
+            f'<tr><td><a href="#policy-{_e(policy)}">{_e(policy)}</a></td><td>{len(tickets)}</td>'
+            f"<td>{sum(len(t.done) for t in tickets)}</td><td>{breached_fr}</td><td>{breached_res}</td>"
+            f"<td>{sum(len(t.credits) for t in tickets)}</td><td>{verdict}</td></tr>"
+        )
+    return (
+        "<table><tr><th>Policy</th><th>Tickets</th><th>Actions</th><th>First responses breached</th>"
+        "<th>Resolutions breached</th><th>Credits</th><th>Against the simulator</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def html(result: DemoResult) -> str:
@@ -119,7 +166,7 @@ def html(result: DemoResult) -> str:
         f'<p class="muted">Sandbox clock from {_e(_when(result.started))} to {_e(_when(result.ended))} '
         f"(Europe/London) · {len(result.tickets)} tickets · {actions} actions · "
         f"{result.instants} instants visited · {result.seconds:.1f} s</p>"
-        f"<p>{verdict}</p>" + "\n".join(sections) + "</body></html>\n"
+        f"<p>{verdict}</p>" + _overview(result) + "\n".join(sections) + "</body></html>\n"
     )
 
 

@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import requests
 
 from jsm_bridge import demo
 from jsm_bridge.actions import Action
@@ -135,3 +136,19 @@ def test_only_the_named_policies_are_played(tmp_path: Path) -> None:
     output = out.getvalue()
     assert code == 0, output
     assert "HD-1" in output and "CB-1" not in output and "CFTS-1" not in output
+
+
+def test_the_webhook_is_registered_with_the_scopes_and_a_secret_and_unsigned_posts_are_refused(
+    tmp_path: Path,
+) -> None:
+    policies = [t.policy for t in demo.load_plan(["cfts", "cts"])]
+    running = demo.start(list({p.name: p for p in policies}.values()), tmp_path)
+    try:
+        (webhook,) = running.sandbox.state.webhooks.values()
+        assert webhook.url == f"{running.url}/webhooks/jira"
+        assert webhook.secret
+        assert webhook.jql == "(project = CFTS) OR (project = CTS)"
+        unsigned = requests.post(f"{running.url}/webhooks/jira", json={"webhookEvent": "jira:issue_created"})
+        assert unsigned.status_code == 401
+    finally:
+        running.stop()
