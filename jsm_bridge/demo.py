@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import logging
 import secrets
@@ -43,6 +44,7 @@ START = datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
 END = datetime(2026, 11, 27, 18, 0, tzinfo=LONDON)
 DEFAULT_REPORT = "jsm-bridge-demo-report.html"
 WEBHOOK_NAME = "jsm-bridge demo"
+RECEIVER_MODULE = "webhooks.app"  # create_app(config) and shutdown(app)
 BRIDGE_USER = "bridge"
 AGENT_USER = "agent"
 ADMIN_USER = "admin"
@@ -341,9 +343,7 @@ class Running:
         return self.runtime.store
 
     def stop(self) -> None:
-        from webhooks.app import shutdown
-
-        shutdown(self.app, timeout=10)
+        receiver_module().shutdown(self.app, timeout=10)
         self.server.shutdown()
         self.thread.join(5)
         self.server.server_close()
@@ -380,6 +380,15 @@ class Running:
             # again 30 seconds later, which on this clock is the next instant: look now, once all is quiet.
             if not self.recheck_passed_due():
                 return
+
+    def next_due_after(self, now: datetime, tickets: Sequence[DemoTicket]) -> datetime | None:
+        """The soonest instant after `now` at which the bridge said it must look at a ticket again."""
+        due = []
+        for ticket in tickets:
+            cached = self.store.cache_get(ticket.key, ticket.policy.name) if ticket.key else None
+            if cached is not None and cached[0] is not None and cached[0] > now:
+                due.append(cached[0])
+        return min(due, default=None)
 
     def acted_now(self) -> list[Policy]:
         """The policies of the tickets the bridge acted on at this instant (only those need a sweep)."""
@@ -423,6 +432,12 @@ class Running:
         self.settle()
 
 
+def receiver_module() -> Any:
+    """The receiver's app factory. The core never imports the Flask layer; like cli.py, which names
+    `webhooks.serve` for `serve`, the demo names the module it assembles the running system from."""
+    return importlib.import_module(RECEIVER_MODULE)
+
+
 def start(policies: Sequence[Policy], folder: Path, start_at: datetime = START) -> Running:
     from werkzeug.serving import make_server
 
@@ -431,7 +446,6 @@ def start(policies: Sequence[Policy], folder: Path, start_at: datetime = START) 
     from jsm_bridge.sandbox import SandboxServer
     from jsm_bridge.sandbox.server import QuietHandler
     from jsm_bridge.store import Store
-    from webhooks.app import create_app
 
     clock = ManualClock(start_at)
     sandbox = SandboxServer(
@@ -464,7 +478,7 @@ def start(policies: Sequence[Policy], folder: Path, start_at: datetime = START) 
         webhook_secret=secret,
     )
     runtime.prepare()
-    app = create_app(
+    app = receiver_module().create_app(
         {
             **runtime.receiver_settings(),
             "worker_threads": 1,  # one worker: each ticket's events are handled in the order they came
@@ -757,7 +771,7 @@ def play(running: Running, tickets: Sequence[DemoTicket], until: datetime, out: 
     while True:
         now = clock.now()
         upcoming = steps[0].at if steps else None
-        due = running.store.earliest_due(after=now)
+        due = running.next_due_after(now, tickets)
         candidates = [t for t in (upcoming, due) if t is not None and t <= until]
         if not candidates:
             break

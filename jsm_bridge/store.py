@@ -842,13 +842,9 @@ class Store:
         with self._read() as conn:
             return [(row.ticket, row.policy) for row in conn.execute(query)]
 
-    def earliest_due(self, after: datetime | None = None) -> datetime | None:
-        """The soonest next_due in the cache (later than `after`, when given), or None."""
-        query = sa.select(sa.func.min(ticket_cache.c.next_due))
-        if after is not None:
-            query = query.where(ticket_cache.c.next_due > _aware(after))
+    def earliest_due(self) -> datetime | None:
         with self._read() as conn:
-            value = conn.execute(query).scalar()
+            value = conn.execute(sa.select(sa.func.min(ticket_cache.c.next_due))).scalar()
         return _from_db(value)
 
     def cache_wake(self, ticket: str, at: datetime) -> int:

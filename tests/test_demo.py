@@ -127,7 +127,9 @@ def test_a_wrong_expectation_makes_the_demo_print_the_difference_and_exit_1(tmp_
     assert '-Mon 23 Nov 10:00 set_priority [guidance-review-planning] {"priority": "Advisory"}' in output
     assert '+Mon 23 Nov 09:00 set_priority [guidance-review-planning] {"priority": "Advisory"}' in output
     assert "DIFFERS from the simulator" in output
-    assert "1 difference(s)" in (tmp_path / "report.html").read_text(encoding="utf-8")
+    report = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert '<span class="badge bad">1 differ</span>' in report  # cfts in the overview
+    assert "+Mon 23 Nov 09:00 set_priority [guidance-review-planning]" in report
 
 
 def test_only_the_named_policies_are_played(tmp_path: Path) -> None:
