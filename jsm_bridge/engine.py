@@ -499,12 +499,14 @@ def _on_created(ctx: Context, rule: EscalateRule, out: Outcome) -> str | None:
 def _after_time_in_tier(ctx: Context, rule: EscalateRule, out: Outcome) -> str | None:
     assert rule.after is not None
     timeline = ctx.timeline
-    reach = timeline.reach(targets_of(rule.after, ctx.policy), timeline.tier_since, timeline.resolved_at)
+    reach = timeline.reach(
+        targets_of(rule.after, ctx.policy), timeline.tier_since, timeline.resolved_at, skip_resolved=True
+    )
     if reach.reached_at is None:
         out.wait_until(reach.due_at)
         return None
     part = rule.after.parts[reach.part]
-    pieces = timeline.windows(timeline.tier_since, ctx.now)
+    pieces = timeline.windows(timeline.tier_since, ctx.now, skip_resolved=True)
     elapsed = timeline.running_time(part.calendar, pieces)
     paused = timeline.paused_time(part.calendar, pieces)
     reason = (
