@@ -308,33 +308,51 @@ def _flags(ctx: Context) -> Outcome:
 # ------------------------------------------------------------------------------------------------------
 # classify
 def _classify(ctx: Context) -> Outcome:
+    """On creation, the first matching rule on the ticket as created (with what flags did to it), unless
+    a person changed the priority; on update, the highest priority of the matching rules, only upwards.
+    A priority a flag set is never lowered."""
     out = Outcome()
     policy, ticket = ctx.policy, ctx.ticket
+    facts = policy_facts(policy)
     rules = policy.spec.classify
     priority = ticket.priority
     key = f"{ctx.key}:classify"
     if not ctx.done(key) and not any(c.field == PRIORITY and c.author != BOT_AUTHOR for c in ticket.changes):
-        created = ctx.creation_state()
+        # The ticket as created plus the bridge's own first changes: a flag that made it P1 is seen.
+        created = ctx.creation_state(include_own_changes=True)
         rule = next((r for r in rules if "created" in r.on and r.when.matches(created)), None)
-        if rule is not None and rule.priority != priority:
+        lowers_a_flag = _priority_set_by_flag(ctx) and facts.priority_rank(
+            rule.priority if rule else None
+        ) >= facts.priority_rank(priority)
+        if rule is not None and rule.priority != priority and not lowers_a_flag:
             reason = f"Priority set to {rule.priority} by {rule.id}: {rule.when.describe()}"
-            out.actions.append(SetPriority(**ctx.common(key, rule.id, reason), priority=rule.priority))
+            action = SetPriority(**ctx.common(key, rule.id, reason), priority=rule.priority)
+            out.actions.append(action)
             if rule.comment:
                 out.actions.append(
                     ctx.comment_from(rule.comment, f"{key}:comment", rule.id, "classify", reason)
                 )
             return out
-    rule = next((r for r in rules if "updated" in r.on and r.when.matches(ticket)), None)
-    facts = policy_facts(policy)
+    matching = [r for r in rules if "updated" in r.on and r.when.matches(ticket)]
+    # The highest priority any matching rule gives (the first of them at a tie), not the first match:
+    # a later rule that raises further must not be hidden by an earlier one that does not.
+    rule = min(matching, key=lambda r: facts.priority_rank(r.priority), default=None)
     if rule is not None and facts.priority_rank(rule.priority) < facts.priority_rank(priority):
         raised = f"{ctx.key}:classify:{rule.id}:{rule.priority}"
         reason = f"Priority raised to {rule.priority} by {rule.id}: {rule.when.describe()}"
-        out.actions.append(SetPriority(**ctx.common(raised, rule.id, reason), priority=rule.priority))
+        action = SetPriority(**ctx.common(raised, rule.id, reason), priority=rule.priority)
+        out.actions.append(action)
         if rule.comment:
             out.actions.append(
                 ctx.comment_from(rule.comment, f"{raised}:comment", rule.id, "classify", reason)
             )
     return out
+
+
+def _priority_set_by_flag(ctx: Context) -> bool:
+    """Whether a flag set the ticket's priority (read from its `KEY:flag:<rule>:priority` keys)."""
+    prefix = f"{ctx.key}:flag:"
+    return any(k.startswith(prefix) and k.endswith(":priority") for k in ctx.ticket.done)
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -280,3 +280,63 @@ def test_closing_a_stale_ticket_is_not_refused_by_a_before_rule(tmp_path):
     closed = settle(t, policy, closing)
     assert closed.status == "Resolved"
     assert not [k for k in closed.done if ":before:" in k]
+
+
+def policy_with(tmp_path: Path, *replacements: tuple[str, str]) -> Policy:
+    """The full example policy with parts of its text replaced (each must be found)."""
+    text = FULL.read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_policy(path)
+
+
+def test_classification_on_creation_does_not_lower_the_priority_a_flag_just_set(full):
+    t = ticket(
+        priority=None,
+        fields={
+            "description": "The antivirus reports malware on the file server",
+            "Users affected": "Some users",
+            "Organisation": "A",
+            "Business impact": "B",
+        },
+    )
+    actions = decide(t, full, MON).actions
+    assert [(a.rule, a.priority) for a in actions if isinstance(a, SetPriority)] == [
+        ("security-report", "P1")
+    ]
+    assert settle(t, full, MON).priority == "P1"
+
+
+def test_classification_on_creation_sees_the_ticket_with_what_flags_did(tmp_path):
+    policy = policy_with(
+        tmp_path,
+        (
+            "  - id: all-users\n",
+            "  - {id: secrets-are-p2, when: {label: contains-secret}, priority: P2}\n  - id: all-users\n",
+        ),
+    )
+    fields = {"description": "password: Sup3rSecretValue!", "Organisation": "A", "Business impact": "B"}
+    actions = decide(ticket(priority=None, fields=fields), policy, MON).actions
+    assert [(a.rule, a.priority) for a in actions if isinstance(a, SetPriority)] == [("secrets-are-p2", "P2")]
+
+
+def test_classification_on_update_takes_the_highest_priority_of_the_matching_rules(tmp_path):
+    policy = policy_with(
+        tmp_path,
+        (
+            "  - id: all-users\n",
+            "  - {id: slow, when: {text: slow, in: [comments]}, priority: P2, on: [updated]}\n"
+            "  - {id: down, when: {text: down, in: [comments]}, priority: P1, on: [updated]}\n"
+            "  - id: all-users\n",
+        ),
+    )
+    t = settle(ticket(priority="P3"), policy, MON).with_comment(
+        Comment(
+            at=MON + timedelta(hours=1), author="alice", role="customer", public=True, body="slow, now down"
+        )
+    )
+    actions = decide(t, policy, MON + timedelta(hours=1)).actions
+    assert [(a.rule, a.priority) for a in actions if isinstance(a, SetPriority)] == [("down", "P1")]
