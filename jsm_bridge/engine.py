@@ -93,6 +93,12 @@ class Context:
     def amended(self, actions: list[Action]) -> Context:
         return Context(apply_all(self.ticket, actions, self.now), self.policy, self.now)
 
+    def after(self, actions: Sequence[Action]) -> Context:
+        """The context of the ticket as changed by `actions` (earlier actions of the same handler), for
+        comments that must speak of the ticket as it is once they are carried out."""
+        pending = [a for a in actions if a.key not in self.ticket.done]
+        return self.amended(pending) if pending else self
+
     # --- facts -------------------------------------------------------------------------------------
     @property
     def key(self) -> str:
@@ -300,7 +306,9 @@ def _flags(ctx: Context) -> Outcome:
             tier_rank = facts.tier_rank(rule.to)
         if comment_due and rule.comment:
             out.actions.append(
-                ctx.comment_from(rule.comment, f"{base}:comment", rule.id, "flags", reason, findings=findings)
+                ctx.after(out.actions).comment_from(
+                    rule.comment, f"{base}:comment", rule.id, "flags", reason, findings=findings
+                )
             )
     return out
 
@@ -330,7 +338,9 @@ def _classify(ctx: Context) -> Outcome:
             out.actions.append(action)
             if rule.comment:
                 out.actions.append(
-                    ctx.comment_from(rule.comment, f"{key}:comment", rule.id, "classify", reason)
+                    ctx.after([action]).comment_from(
+                        rule.comment, f"{key}:comment", rule.id, "classify", reason
+                    )
                 )
             return out
     matching = [r for r in rules if "updated" in r.on and r.when.matches(ticket)]
@@ -344,7 +354,9 @@ def _classify(ctx: Context) -> Outcome:
         out.actions.append(action)
         if rule.comment:
             out.actions.append(
-                ctx.comment_from(rule.comment, f"{raised}:comment", rule.id, "classify", reason)
+                ctx.after([action]).comment_from(
+                    rule.comment, f"{raised}:comment", rule.id, "classify", reason
+                )
             )
     return out
 
@@ -457,7 +469,11 @@ def _validate(ctx: Context) -> Outcome:
                     out.actions.append(
                         Transition(**ctx.common(f"{key}:transition", "required", reason), status=back)
                     )
-            out.actions.append(ctx.comment(key, "required", "validate", reason, "missing-info-fixed", True))
+            out.actions.append(
+                ctx.after(out.actions).comment(
+                    key, "required", "validate", reason, "missing-info-fixed", True
+                )
+            )
     return out
 
 
@@ -598,7 +614,9 @@ def _escalate(ctx: Context) -> Outcome:
         out.actions.append(move)
         if rule.comment is not None:
             out.actions.append(
-                ctx.comment_from(rule.comment, f"{move.key}:comment", rule.id, "escalate", reason, to=rule.to)
+                ctx.after(out.actions).comment_from(
+                    rule.comment, f"{move.key}:comment", rule.id, "escalate", reason, to=rule.to
+                )
             )
         current, moved = rule.to, True
     return out

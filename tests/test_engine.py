@@ -340,3 +340,50 @@ def test_classification_on_update_takes_the_highest_priority_of_the_matching_rul
     )
     actions = decide(t, policy, MON + timedelta(hours=1)).actions
     assert [(a.rule, a.priority) for a in actions if isinstance(a, SetPriority)] == [("down", "P1")]
+
+
+def test_a_classification_comment_speaks_of_the_priority_it_sets(tmp_path):
+    policy = policy_with(
+        tmp_path,
+        (
+            "    priority: P2\n    on: [created, updated]\n",
+            "    priority: P2\n    on: [created, updated]\n    comment: {public: false, template: classified}\n",
+        ),
+    )
+    t = settle(ticket(priority="P3"), policy, MON).with_change(
+        MON + timedelta(hours=1), "Users affected", "Some users", author="alice"
+    )
+    comment = next(
+        a for a in decide(t, policy, MON + timedelta(hours=1)).actions if isinstance(a, AddComment)
+    )
+    assert comment.body.startswith("Priority set to P2 (Partial service impact, many users)")
+
+
+def test_a_flag_comment_speaks_of_the_ticket_as_the_flag_left_it(tmp_path):
+    policy = policy_with(
+        tmp_path,
+        ("label: security, priority: P1}", "label: security, priority: P1, comment: {template: custom}}"),
+        (
+            'custom: "Hello {{ ticket.key }}"',
+            "custom: \"{{ ticket.priority }} {{ ticket.labels | join(',') }}\"",
+        ),
+    )
+    t = ticket(
+        priority=None, fields={"summary": "Malware found", "Organisation": "A", "Business impact": "B"}
+    )
+    comment = next(
+        a for a in decide(t, policy, MON).actions if a.rule == "security-report" and isinstance(a, AddComment)
+    )
+    assert comment.body == "P1 security"
+
+
+def test_an_escalation_comment_speaks_of_the_new_tier(tmp_path):
+    policy = policy_with(
+        tmp_path,
+        ("comment: {public: true, template: escalated}}", "comment: {public: true, template: custom}}"),
+        ('custom: "Hello {{ ticket.key }}"', 'custom: "{{ ticket.tier }}"'),
+    )
+    t = settle(ticket(priority="P2"), policy, MON)
+    later = decide(t, policy, datetime(2026, 11, 25, 9, 0, tzinfo=UTC)).actions
+    comment = next(a for a in later if isinstance(a, AddComment) and a.rule == "se-to-dev")
+    assert comment.body == "Development"
