@@ -387,3 +387,27 @@ def test_an_escalation_comment_speaks_of_the_new_tier(tmp_path):
     later = decide(t, policy, datetime(2026, 11, 25, 9, 0, tzinfo=UTC)).actions
     comment = next(a for a in later if isinstance(a, AddComment) and a.rule == "se-to-dev")
     assert comment.body == "Development"
+
+
+def test_a_resolution_a_before_rule_sent_back_keeps_the_target_and_the_credit(tmp_path):
+    policy = policy_with(
+        tmp_path,
+        (
+            "  rules:\n",
+            "  rules:\n    - {id: root-cause-first, before: [Resolved], required: [Root cause]}\n",
+        ),
+    )
+    tuesday = MON + timedelta(days=1)
+    t = settle(ticket(priority="P1"), policy, MON).with_change(
+        tuesday + timedelta(hours=1), "status", "Resolved"
+    )
+    t = settle(t, policy, tuesday + timedelta(hours=1))
+    assert t.status == "Open"  # sent back: not a resolution, and so no reopen either
+    t = t.with_change(tuesday + timedelta(hours=2), "Root cause", "Disk full")
+    resolved = tuesday + timedelta(hours=2, minutes=5)
+    t = t.with_change(resolved, "status", "Resolved")
+    decision = decide(t, policy, resolved)
+    assert decision.clocks["resolution"].cycle == 1 and decision.clocks["resolution"].started == MON
+    credit = next(a for a in decision.actions if a.rule == "credits")
+    # 24h@always breached Tuesday 09:00; 2h05m of office hours in breach: 3 started hours, 3%.
+    assert credit.key == "CB-1:credits" and credit.reason.startswith("Service credit 3%")
