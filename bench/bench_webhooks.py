@@ -104,9 +104,12 @@ WRK_SCRIPT = """
 local body = io.open(os.getenv("BENCH_BODY")):read("*a")
 local signature = os.getenv("BENCH_SIGNATURE")
 local counter = 0
-local prefix = ""
+local threads = 0
+prefix = ""  -- a global: thread:set() below writes the thread's globals
 function setup(thread)
-  thread:set("prefix", tostring(math.random(1, 1e9)))
+  -- unique delivery ids in every run: a repeated id would be a (cheaper) duplicate, not an insert
+  threads = threads + 1
+  thread:set("prefix", os.getenv("BENCH_RUN") .. "-" .. threads)
 end
 function request()
   counter = counter + 1
@@ -137,7 +140,12 @@ def wrk_throughput(
             str(script),
             f"http://127.0.0.1:{port}/",
         ],
-        env={**os.environ, "BENCH_BODY": str(body_path), "BENCH_SIGNATURE": signature},
+        env={
+            **os.environ,
+            "BENCH_BODY": str(body_path),
+            "BENCH_SIGNATURE": signature,
+            "BENCH_RUN": uuid.uuid4().hex,
+        },
         capture_output=True,
         text=True,
         timeout=seconds + 30,
@@ -189,6 +197,7 @@ def wrk_steady(
             "BENCH_BODY": str(body_path),
             "BENCH_SIGNATURE": signature,
             "BENCH_DELAY_MS": str(int(1000 * connections / rate)),
+            "BENCH_RUN": uuid.uuid4().hex,
         },
         capture_output=True,
         text=True,
@@ -352,6 +361,8 @@ def main() -> int:
             with gunicorn(None, receiver_env) as port:
                 results["receiver"].append(load(port))
         stored = Store(database).inbox_depth()
+        # Every request of the receiver runs was a new delivery: each must have become one row.
+        expected = sum(results["receiver"]) * args.seconds
 
         with gunicorn(None, receiver_env) as port:
             if use_wrk:
@@ -371,7 +382,7 @@ def main() -> int:
         f"{'receiver (durable)':24}{receiver:12.0f}   runs: {', '.join(f'{r:.0f}' for r in results['receiver'])}"
     )
     print(f"ratio receiver / no-op: {receiver / noop:.2f}   (goal >= 0.80)")
-    print(f"inbox rows written: {sum(stored.values())}")
+    print(f"inbox rows written: {sum(stored.values())} (receiver requests: about {expected:.0f})")
     print(
         f"steady {args.rate} req/s for {args.latency_seconds}s: sent {steady['sent']:.0f} at {steady['rate']:.0f}/s, "
         f"p50 {steady['p50_ms']:.1f} ms, p99 {steady['p99_ms']:.1f} ms (goal < 20), max {steady['max_ms']:.1f} ms, "

@@ -93,6 +93,12 @@ class Context:
     def amended(self, actions: list[Action]) -> Context:
         return Context(apply_all(self.ticket, actions, self.now), self.policy, self.now)
 
+    def after(self, actions: Sequence[Action]) -> Context:
+        """The context of the ticket as changed by `actions` (earlier actions of the same handler), for
+        comments that must speak of the ticket as it is once they are carried out."""
+        pending = [a for a in actions if a.key not in self.ticket.done]
+        return self.amended(pending) if pending else self
+
     # --- facts -------------------------------------------------------------------------------------
     @property
     def key(self) -> str:
@@ -300,7 +306,9 @@ def _flags(ctx: Context) -> Outcome:
             tier_rank = facts.tier_rank(rule.to)
         if comment_due and rule.comment:
             out.actions.append(
-                ctx.comment_from(rule.comment, f"{base}:comment", rule.id, "flags", reason, findings=findings)
+                ctx.after(out.actions).comment_from(
+                    rule.comment, f"{base}:comment", rule.id, "flags", reason, findings=findings
+                )
             )
     return out
 
@@ -308,33 +316,55 @@ def _flags(ctx: Context) -> Outcome:
 # ------------------------------------------------------------------------------------------------------
 # classify
 def _classify(ctx: Context) -> Outcome:
+    """On creation, the first matching rule on the ticket as created (with what flags did to it), unless
+    a person changed the priority; on update, the highest priority of the matching rules, only upwards.
+    A priority a flag set is never lowered."""
     out = Outcome()
     policy, ticket = ctx.policy, ctx.ticket
+    facts = policy_facts(policy)
     rules = policy.spec.classify
     priority = ticket.priority
     key = f"{ctx.key}:classify"
     if not ctx.done(key) and not any(c.field == PRIORITY and c.author != BOT_AUTHOR for c in ticket.changes):
-        created = ctx.creation_state()
+        # The ticket as created plus the bridge's own first changes: a flag that made it P1 is seen.
+        created = ctx.creation_state(include_own_changes=True)
         rule = next((r for r in rules if "created" in r.on and r.when.matches(created)), None)
-        if rule is not None and rule.priority != priority:
+        lowers_a_flag = _priority_set_by_flag(ctx) and facts.priority_rank(
+            rule.priority if rule else None
+        ) >= facts.priority_rank(priority)
+        if rule is not None and rule.priority != priority and not lowers_a_flag:
             reason = f"Priority set to {rule.priority} by {rule.id}: {rule.when.describe()}"
-            out.actions.append(SetPriority(**ctx.common(key, rule.id, reason), priority=rule.priority))
+            action = SetPriority(**ctx.common(key, rule.id, reason), priority=rule.priority)
+            out.actions.append(action)
             if rule.comment:
                 out.actions.append(
-                    ctx.comment_from(rule.comment, f"{key}:comment", rule.id, "classify", reason)
+                    ctx.after([action]).comment_from(
+                        rule.comment, f"{key}:comment", rule.id, "classify", reason
+                    )
                 )
             return out
-    rule = next((r for r in rules if "updated" in r.on and r.when.matches(ticket)), None)
-    facts = policy_facts(policy)
+    matching = [r for r in rules if "updated" in r.on and r.when.matches(ticket)]
+    # The highest priority any matching rule gives (the first of them at a tie), not the first match:
+    # a later rule that raises further must not be hidden by an earlier one that does not.
+    rule = min(matching, key=lambda r: facts.priority_rank(r.priority), default=None)
     if rule is not None and facts.priority_rank(rule.priority) < facts.priority_rank(priority):
         raised = f"{ctx.key}:classify:{rule.id}:{rule.priority}"
         reason = f"Priority raised to {rule.priority} by {rule.id}: {rule.when.describe()}"
-        out.actions.append(SetPriority(**ctx.common(raised, rule.id, reason), priority=rule.priority))
+        action = SetPriority(**ctx.common(raised, rule.id, reason), priority=rule.priority)
+        out.actions.append(action)
         if rule.comment:
             out.actions.append(
-                ctx.comment_from(rule.comment, f"{raised}:comment", rule.id, "classify", reason)
+                ctx.after([action]).comment_from(
+                    rule.comment, f"{raised}:comment", rule.id, "classify", reason
+                )
             )
     return out
+
+
+def _priority_set_by_flag(ctx: Context) -> bool:
+    """Whether a flag set the ticket's priority (read from its `KEY:flag:<rule>:priority` keys)."""
+    prefix = f"{ctx.key}:flag:"
+    return any(k.startswith(prefix) and k.endswith(":priority") for k in ctx.ticket.done)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -439,7 +469,11 @@ def _validate(ctx: Context) -> Outcome:
                     out.actions.append(
                         Transition(**ctx.common(f"{key}:transition", "required", reason), status=back)
                     )
-            out.actions.append(ctx.comment(key, "required", "validate", reason, "missing-info-fixed", True))
+            out.actions.append(
+                ctx.after(out.actions).comment(
+                    key, "required", "validate", reason, "missing-info-fixed", True
+                )
+            )
     return out
 
 
@@ -499,12 +533,14 @@ def _on_created(ctx: Context, rule: EscalateRule, out: Outcome) -> str | None:
 def _after_time_in_tier(ctx: Context, rule: EscalateRule, out: Outcome) -> str | None:
     assert rule.after is not None
     timeline = ctx.timeline
-    reach = timeline.reach(targets_of(rule.after, ctx.policy), timeline.tier_since, timeline.resolved_at)
+    reach = timeline.reach(
+        targets_of(rule.after, ctx.policy), timeline.tier_since, timeline.resolved_at, skip_resolved=True
+    )
     if reach.reached_at is None:
         out.wait_until(reach.due_at)
         return None
     part = rule.after.parts[reach.part]
-    pieces = timeline.windows(timeline.tier_since, ctx.now)
+    pieces = timeline.windows(timeline.tier_since, ctx.now, skip_resolved=True)
     elapsed = timeline.running_time(part.calendar, pieces)
     paused = timeline.paused_time(part.calendar, pieces)
     reason = (
@@ -578,7 +614,9 @@ def _escalate(ctx: Context) -> Outcome:
         out.actions.append(move)
         if rule.comment is not None:
             out.actions.append(
-                ctx.comment_from(rule.comment, f"{move.key}:comment", rule.id, "escalate", reason, to=rule.to)
+                ctx.after(out.actions).comment_from(
+                    rule.comment, f"{move.key}:comment", rule.id, "escalate", reason, to=rule.to
+                )
             )
         current, moved = rule.to, True
     return out

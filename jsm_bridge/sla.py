@@ -36,6 +36,7 @@ class Segment(NamedTuple):
     priority: str | None
     tier: str | None
     paused: bool
+    resolved: bool = False  # in a resolved status (the bridge's own undone resolutions excepted)
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ class Timeline:
     resolved_at: datetime | None
     tier_since: datetime
     _between: dict[tuple[str | None, datetime, datetime], timedelta] = field(default_factory=dict)
-    _windows: dict[tuple[datetime, datetime, bool], list[tuple[datetime, datetime, bool]]] = field(
+    _windows: dict[tuple[datetime, datetime, bool, bool], list[tuple[datetime, datetime, bool]]] = field(
         default_factory=dict
     )
     _starts: list[datetime] = field(default_factory=list)
@@ -204,10 +205,11 @@ class Timeline:
         return self.policy.calendar(calendar).add(start, amount)
 
     def windows(
-        self, start: datetime, end: datetime, honour_pauses: bool = True
+        self, start: datetime, end: datetime, honour_pauses: bool = True, skip_resolved: bool = False
     ) -> list[tuple[datetime, datetime, bool]]:
-        """(start, end, paused) pieces of [start, end], adjacent pieces of the same kind merged."""
-        key = (start, end, honour_pauses)
+        """(start, end, paused) pieces of [start, end], adjacent pieces of the same kind merged; with
+        `skip_resolved`, the time spent resolved is left out (neither running nor paused)."""
+        key = (start, end, honour_pauses, skip_resolved)
         found = self._windows.get(key)
         if found is not None:
             return found
@@ -219,7 +221,7 @@ class Timeline:
                 break
             lo = seg.start if seg.start > start else start
             hi = seg.end if seg.end < end else end
-            if hi <= lo:
+            if hi <= lo or (skip_resolved and seg.resolved):
                 continue
             paused = seg.paused and honour_pauses
             if out and out[-1][2] == paused and out[-1][1] == lo:
@@ -235,10 +237,11 @@ class Timeline:
         start: datetime,
         stop: datetime | None,
         honour_pauses: bool = True,
+        skip_resolved: bool = False,
     ) -> Reach:
         """When running time since `start` (until `stop` or now) reaches the first of `targets`."""
         end = stop if stop is not None else self.now
-        pieces = self.windows(start, end, honour_pauses)
+        pieces = self.windows(start, end, honour_pauses, skip_resolved)
         running_now = stop is None and not (honour_pauses and self.paused_now)
         best: Reach | None = None
         for index, target in enumerate(targets):
@@ -302,12 +305,13 @@ class Timeline:
         stop: datetime | None,
         honour_pauses: bool = True,
         cycle: int = 1,
+        skip_resolved: bool = False,
     ) -> Clock:
         """A clock over [start, stop or now] against `goal`."""
         if start is None:
             return Clock(name, goal, ZERO, ZERO, None, False, None, False, None, None, None, cycle=cycle)
         end = stop if stop is not None else self.now
-        pieces = self.windows(start, end, honour_pauses)
+        pieces = self.windows(start, end, honour_pauses, skip_resolved)
         paused_now = stop is None and self.paused_now and honour_pauses
         if goal is None:
             return Clock(
@@ -325,7 +329,7 @@ class Timeline:
                 cycle=cycle,
             )
         targets = targets_of(goal, self.policy)
-        reach = self.reach(targets, start, stop, honour_pauses)
+        reach = self.reach(targets, start, stop, honour_pauses, skip_resolved)
         target = targets[reach.part]
         elapsed = self.running_time(target.calendar, pieces)
         paused = self.paused_time(target.calendar, pieces)
@@ -370,7 +374,11 @@ class Timeline:
         return self.measure(RESOLUTION, policy.goal(RESOLUTION, priority), start, stop, cycle=self.cycle)
 
     def tier_clock(self, goal: Limit | None = None) -> Clock:
-        return self.measure(TIER_CLOCK, goal, self.tier_since, self.resolved_at, cycle=self.cycle)
+        """Time in the current tier: a reopened ticket picks up where it left off, its resolved days
+        not counted."""
+        return self.measure(
+            TIER_CLOCK, goal, self.tier_since, self.resolved_at, cycle=self.cycle, skip_resolved=True
+        )
 
     def last_public_update(self) -> datetime:
         """The last public comment by an agent or the bridge in this cycle, else the cycle's start."""
@@ -627,7 +635,17 @@ def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
         if change.field not in (STATUS, PRIORITY, TIER) and pause.when is None:
             continue
         if change.at > cursor:
-            segments.append(Segment(cursor, change.at, status, priority, tier, paused_for(cursor, status)))
+            segments.append(
+                Segment(
+                    cursor,
+                    change.at,
+                    status,
+                    priority,
+                    tier,
+                    paused_for(cursor, status),
+                    facts.is_resolved(status),
+                )
+            )
             cursor = change.at
         if change.field == STATUS:
             was_resolved = facts.is_resolved(status)
@@ -641,6 +659,11 @@ def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
                 if change.author != BOT_AUTHOR:
                     cycle += 1
                     cycle_start = change.at
+                elif resolved_at is not None:
+                    for index in range(len(segments) - 1, -1, -1):
+                        if segments[index].start < resolved_at:
+                            break
+                        segments[index] = segments[index]._replace(resolved=False)
                 resolved_at = None
         elif change.field == PRIORITY:
             priority = change.new
@@ -649,7 +672,17 @@ def build_timeline(ticket: Ticket, policy: Policy, now: datetime) -> Timeline:
                 tier_since = change.at
             tier = change.new or first_tier
     # The last segment may be empty (a change at `now`): it still says what state the ticket is in.
-    segments.append(Segment(cursor, max(now, cursor), status, priority, tier, paused_for(cursor, status)))
+    segments.append(
+        Segment(
+            cursor,
+            max(now, cursor),
+            status,
+            priority,
+            tier,
+            paused_for(cursor, status),
+            facts.is_resolved(status),
+        )
+    )
     return Timeline(
         ticket=ticket,
         policy=policy,

@@ -60,7 +60,7 @@ def print_report(
 ) -> None:
     """One summary line per policy, then one line per action: ticket, outcome, kind, rule, reason."""
     stream = out or sys.stdout
-    if getattr(stream, "isatty", lambda: False)():
+    if out is None and sys.stderr.isatty():
         sys.stderr.write("\r\033[K")  # clear the progress line
     mode = " (dry run: nothing written)" if dry_run else ""
     print(

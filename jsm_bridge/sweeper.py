@@ -266,7 +266,8 @@ class Sweeper:
                 return None  # what it did changed the issue: the next sweep decides afresh
             # A full read found nothing to do either: remember its next_due, as for a complete result
             # (the processor has cached it), so a long history is not read in full every sweep.
-            if self.dry_run or getattr(result, "outcomes", ()) or not hasattr(result, "next_due"):
+            outcomes = getattr(result, "outcomes", None)
+            if self.dry_run or outcomes or not hasattr(result, "next_due"):
                 return None
             return _Seen(fingerprint, now, result.next_due, True)
         cached = self._wake_before(decision.next_due, horizon)

@@ -280,3 +280,134 @@ def test_closing_a_stale_ticket_is_not_refused_by_a_before_rule(tmp_path):
     closed = settle(t, policy, closing)
     assert closed.status == "Resolved"
     assert not [k for k in closed.done if ":before:" in k]
+
+
+def policy_with(tmp_path: Path, *replacements: tuple[str, str]) -> Policy:
+    """The full example policy with parts of its text replaced (each must be found)."""
+    text = FULL.read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_policy(path)
+
+
+def test_classification_on_creation_does_not_lower_the_priority_a_flag_just_set(full):
+    t = ticket(
+        priority=None,
+        fields={
+            "description": "The antivirus reports malware on the file server",
+            "Users affected": "Some users",
+            "Organisation": "A",
+            "Business impact": "B",
+        },
+    )
+    actions = decide(t, full, MON).actions
+    assert [(a.rule, a.priority) for a in actions if isinstance(a, SetPriority)] == [
+        ("security-report", "P1")
+    ]
+    assert settle(t, full, MON).priority == "P1"
+
+
+def test_classification_on_creation_sees_the_ticket_with_what_flags_did(tmp_path):
+    policy = policy_with(
+        tmp_path,
+        (
+            "  - id: all-users\n",
+            "  - {id: secrets-are-p2, when: {label: contains-secret}, priority: P2}\n  - id: all-users\n",
+        ),
+    )
+    fields = {"description": "password: Sup3rSecretValue!", "Organisation": "A", "Business impact": "B"}
+    actions = decide(ticket(priority=None, fields=fields), policy, MON).actions
+    assert [(a.rule, a.priority) for a in actions if isinstance(a, SetPriority)] == [("secrets-are-p2", "P2")]
+
+
+def test_classification_on_update_takes_the_highest_priority_of_the_matching_rules(tmp_path):
+    policy = policy_with(
+        tmp_path,
+        (
+            "  - id: all-users\n",
+            "  - {id: slow, when: {text: slow, in: [comments]}, priority: P2, on: [updated]}\n"
+            "  - {id: down, when: {text: down, in: [comments]}, priority: P1, on: [updated]}\n"
+            "  - id: all-users\n",
+        ),
+    )
+    t = settle(ticket(priority="P3"), policy, MON).with_comment(
+        Comment(
+            at=MON + timedelta(hours=1), author="alice", role="customer", public=True, body="slow, now down"
+        )
+    )
+    actions = decide(t, policy, MON + timedelta(hours=1)).actions
+    assert [(a.rule, a.priority) for a in actions if isinstance(a, SetPriority)] == [("down", "P1")]
+
+
+def test_a_classification_comment_speaks_of_the_priority_it_sets(tmp_path):
+    policy = policy_with(
+        tmp_path,
+        (
+            "    priority: P2\n    on: [created, updated]\n",
+            "    priority: P2\n    on: [created, updated]\n    comment: {public: false, template: classified}\n",
+        ),
+    )
+    t = settle(ticket(priority="P3"), policy, MON).with_change(
+        MON + timedelta(hours=1), "Users affected", "Some users", author="alice"
+    )
+    comment = next(
+        a for a in decide(t, policy, MON + timedelta(hours=1)).actions if isinstance(a, AddComment)
+    )
+    assert comment.body.startswith("Priority set to P2 (Partial service impact, many users)")
+
+
+def test_a_flag_comment_speaks_of_the_ticket_as_the_flag_left_it(tmp_path):
+    policy = policy_with(
+        tmp_path,
+        ("label: security, priority: P1}", "label: security, priority: P1, comment: {template: custom}}"),
+        (
+            'custom: "Hello {{ ticket.key }}"',
+            "custom: \"{{ ticket.priority }} {{ ticket.labels | join(',') }}\"",
+        ),
+    )
+    t = ticket(
+        priority=None, fields={"summary": "Malware found", "Organisation": "A", "Business impact": "B"}
+    )
+    comment = next(
+        a for a in decide(t, policy, MON).actions if a.rule == "security-report" and isinstance(a, AddComment)
+    )
+    assert comment.body == "P1 security"
+
+
+def test_an_escalation_comment_speaks_of_the_new_tier(tmp_path):
+    policy = policy_with(
+        tmp_path,
+        ("comment: {public: true, template: escalated}}", "comment: {public: true, template: custom}}"),
+        ('custom: "Hello {{ ticket.key }}"', 'custom: "{{ ticket.tier }}"'),
+    )
+    t = settle(ticket(priority="P2"), policy, MON)
+    later = decide(t, policy, datetime(2026, 11, 25, 9, 0, tzinfo=UTC)).actions
+    comment = next(a for a in later if isinstance(a, AddComment) and a.rule == "se-to-dev")
+    assert comment.body == "Development"
+
+
+def test_a_resolution_a_before_rule_sent_back_keeps_the_target_and_the_credit(tmp_path):
+    policy = policy_with(
+        tmp_path,
+        (
+            "  rules:\n",
+            "  rules:\n    - {id: root-cause-first, before: [Resolved], required: [Root cause]}\n",
+        ),
+    )
+    tuesday = MON + timedelta(days=1)
+    t = settle(ticket(priority="P1"), policy, MON).with_change(
+        tuesday + timedelta(hours=1), "status", "Resolved"
+    )
+    t = settle(t, policy, tuesday + timedelta(hours=1))
+    assert t.status == "Open"  # sent back: not a resolution, and so no reopen either
+    t = t.with_change(tuesday + timedelta(hours=2), "Root cause", "Disk full")
+    resolved = tuesday + timedelta(hours=2, minutes=5)
+    t = t.with_change(resolved, "status", "Resolved")
+    decision = decide(t, policy, resolved)
+    assert decision.clocks["resolution"].cycle == 1 and decision.clocks["resolution"].started == MON
+    credit = next(a for a in decision.actions if a.rule == "credits")
+    # 24h@always breached Tuesday 09:00; 2h05m of office hours in breach: 3 started hours, 3%.
+    assert credit.key == "CB-1:credits" and credit.reason.startswith("Service credit 3%")

@@ -197,3 +197,12 @@ def test_a_resolution_the_bridge_undid_is_not_a_reopen(tmp_path):
     t = t.with_change(MON + hours(2), "status", "In Progress", author=BOT_AUTHOR)
     clock = clocks(t, policy(tmp_path), MON + hours(3))["resolution"]
     assert clock.cycle == 1 and clock.started == MON and clock.elapsed == hours(3)
+
+
+def test_time_in_tier_leaves_out_the_days_a_ticket_spent_resolved(tmp_path):
+    t = ticket("P3").with_change(MON + hours(1), "status", "Resolved")
+    wednesday = MON + timedelta(days=2)
+    t = t.with_change(wednesday + hours(1), "status", "Open")
+    clock = build_timeline(t, policy(tmp_path), wednesday + hours(3)).tier_clock()
+    assert clock.elapsed == hours(3)  # Monday 09:00-10:00 and Wednesday 10:00-12:00
+    assert clock.paused == hours(0)

@@ -327,3 +327,24 @@ def test_long_history_read_in_full_once_is_not_read_again_while_unchanged(
     clock.advance(timedelta(minutes=1))
     sweeper.sweep(policy)
     assert processor.processed == ["SUP-13"]
+
+
+def test_stopping_ends_a_sweep_after_the_ticket_in_hand(store: Store, policy: Policy) -> None:
+    clock = ManualClock(T0)
+    tickets = [
+        Found(
+            Ticket(key=f"SUP-{n}", created=T0, status="Open", reporter="c", fields={"summary": "Site down"})
+        )
+        for n in range(20, 25)
+    ]
+
+    class StopAfterOne(Processor):
+        def process(self, key: str, policy: Policy) -> Any:
+            super().process(key, policy)
+            sweeper.stop.set()  # SIGTERM arrives while the first ticket is being handled
+
+    processor = StopAfterOne()
+    sweeper = Sweeper(Search(*tickets), store, processor, [policy], clock)
+    report = sweeper.sweep(policy)
+    assert processor.processed == ["SUP-20"]
+    assert report.error == "stopped: shutting down"

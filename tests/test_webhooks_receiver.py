@@ -264,6 +264,12 @@ BAD_INPUTS: dict[str, tuple[dict[str, Any], int, str, str | None]] = {
         "invalid_payload",
         "issue.key",
     ),
+    "an issue key of 300 characters": (
+        {"body": {"webhookEvent": "jira:issue_created", "issue": {"key": "CB-" + "1" * 297}}},
+        400,
+        "invalid_payload",
+        "issue.key",
+    ),
     "changelog items that are not a list": (
         {
             "body": {

@@ -23,7 +23,9 @@ DATA_CENTER = "datacenter"
 
 _ISSUE_KEY = re.compile(r"^([A-Z][A-Z0-9_]*)-\d+$")
 # A comment's `self`: .../rest/api/2/issue/<issue id>/comment/<comment id> (v2 or v3, any context path).
-_COMMENT_SELF = re.compile(r"/rest/api/(?:2|3|latest)/issue/([A-Za-z0-9_-]+)/comment/[^/?#]+/?(?:[?#].*)?$")
+_COMMENT_SELF = re.compile(
+    r"/rest/api/(?:2|3|latest)/issue/([A-Za-z0-9_-]{1,100})/comment/[^/?#]+/?(?:[?#].*)?$"
+)
 
 
 class PayloadError(ValueError):
@@ -76,6 +78,9 @@ def _obj(value: Any, path: str, *, required: bool) -> Mapping[str, Any] | None:
     return value
 
 
+MAX_REFERENCE = 100  # the inbox's issue_key column; Jira's keys and ids are far shorter
+
+
 def _text(value: Any, path: str) -> str | None:
     """An optional id or key: strings as they are, integers (older servers send numeric ids) as text."""
     if value is None:
@@ -83,6 +88,8 @@ def _text(value: Any, path: str) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise PayloadError(f"{path} must be a string, not {_json_type(value)}", path)
     text = str(value).strip()
+    if len(text) > MAX_REFERENCE:
+        raise PayloadError(f"{path} is longer than {MAX_REFERENCE} characters: not a Jira key or id", path)
     return text or None
 
 

@@ -41,10 +41,14 @@ def build_app() -> Flask:
     inbox workers over the same processor. Called by gunicorn in each worker after the fork."""
     from jsm_bridge.runtime import Runtime
     from webhooks.app import create_app
+    from webhooks.config import ReceiverConfig
 
     runtime = Runtime.from_env()
     runtime.start()
-    app = create_app(runtime.receiver_settings())
+    # The receiver's own settings (secret, body limit, inbox worker threads) over this runtime's parts.
+    config = ReceiverConfig.from_env(store=runtime.store, processor=runtime.processor)
+    config.clock = runtime.clock
+    app = create_app(config)
     app.extensions["jsm_bridge_runtime"] = runtime
     return app
 
@@ -93,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 # The same choices as gunicorn.conf.py, for an installed package without the file.
                 self.cfg.set("worker_class", "gthread")
-                self.cfg.set("threads", int(os.environ.get("JSM_BRIDGE_HTTP_THREADS", 8)))
+                self.cfg.set("threads", int(os.environ.get("JSM_BRIDGE_HTTP_THREADS", 32)))
                 self.cfg.set("workers", int(os.environ.get("JSM_BRIDGE_HTTP_WORKERS", 2)))
                 self.cfg.set("timeout", 30)
                 self.cfg.set("graceful_timeout", GRACEFUL_TIMEOUT)
