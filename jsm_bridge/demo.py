@@ -135,6 +135,11 @@ def load_plan(
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         raise DemoError(f"no demo for policy {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+    if not scenarios_dir.is_dir():
+        raise DemoError(
+            f"no scenario files at {scenarios_dir}: the demo plays the packs' scenarios of a source "
+            "checkout; install it with `pip install -e .` from the checkout"
+        )
     tickets = []
     for name in names:
         for stem in SCENARIOS[name]:
@@ -809,7 +814,10 @@ def _progress(out: TextIO, running: Running, tickets: Sequence[DemoTicket], day:
     out.flush()
 
 
-def run_demo(options: Options, out: TextIO = sys.stdout) -> DemoResult:
+def run_demo(
+    options: Options, out: TextIO = sys.stdout, played: Callable[[DemoResult], None] | None = None
+) -> DemoResult:
+    """Start everything, play the week, compare; `played` sees the result before --keep-running waits."""
     began = time.perf_counter()
     tickets = load_plan(options.policies)
     policies = list({t.policy.name: t.policy for t in tickets}.values())
@@ -822,7 +830,7 @@ def run_demo(options: Options, out: TextIO = sys.stdout) -> DemoResult:
             )
             say(f"receiver at {running.url}/webhooks/jira, webhook registered with a secret")
             say(
-                f"playing {len(tickets)} tickets of {len(policies)} policies "
+                f"playing {len(tickets)} tickets of {len(policies)} {'policy' if len(policies) == 1 else 'policies'} "
                 f"({', '.join(p.name for p in policies)}) to {options.end.astimezone(LONDON):%a %d %b %H:%M}"
             )
             instants = play(running, tickets, options.end, None if options.quiet else out)
@@ -835,6 +843,8 @@ def run_demo(options: Options, out: TextIO = sys.stdout) -> DemoResult:
                 instants,
                 {"sandbox": running.sandbox.url, "receiver": f"{running.url}/webhooks/jira"},
             )
+            if played is not None:
+                played(result)
             if options.keep_running:
                 _keep_running(running, out)
         finally:
@@ -886,12 +896,16 @@ def run(args: argparse.Namespace, expect: ExpectFn = expected_actions, out: Text
         quiet=args.quiet,
         expect=expect,
     )
+
+    def write(result: DemoResult) -> None:
+        options.report.write_text(report.html(result), encoding="utf-8")
+        out.write(report.summary(result, quiet=options.quiet))
+        out.write(f"report: {options.report}\n")
+        out.flush()
+
     try:
-        result = run_demo(options, out)
+        result = run_demo(options, out, played=write)
     except DemoError as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
-    options.report.write_text(report.html(result), encoding="utf-8")
-    out.write(report.summary(result, quiet=options.quiet))
-    out.write(f"report: {options.report}\n")
     return 0 if result.ok else 1
