@@ -235,9 +235,8 @@ class Site:
             self.call("PUT", f"rest/api/2/issue/{key}", AGENT_USER, json={"fields": update})
         comment = event.comment
         if comment is not None:
-            author = comment.author if comment.role == "agent" or comment.author else "customer"
             body = {"body": comment.body, "public": comment.public}
-            self.call("POST", f"rest/servicedeskapi/request/{key}/comment", author, json=body)
+            self.call("POST", f"rest/servicedeskapi/request/{key}/comment", comment.author, json=body)
 
     def transition(self, key: str, status: str) -> None:
         """Move an issue to a status: by the transition that leads there, else by the shortest way
@@ -595,32 +594,64 @@ def _effects(
     return out
 
 
-def _expected_effects(action: Action, policy: Policy) -> list[str]:
+@dataclass(frozen=True)
+class Wanted:
+    """One change an action should leave in the sandbox: `field -> value` as `_effects` writes it, or,
+    for labels, the labels that must and must not be there afterwards."""
+
+    text: str
+    labels_in: frozenset[str] = frozenset()
+    labels_out: frozenset[str] = frozenset()
+
+    def matches(self, seen: str) -> bool:
+        # On Cloud a mention is written with the account id: [~name] becomes [~accountid:name].
+        seen = seen.replace("[~accountid:", "[~")
+        if self.text == "labels -> ":
+            if not seen.startswith(self.text):
+                return False
+            now = set(seen[len(self.text) :].split()) - {"None"}
+            return self.labels_in <= now and not (self.labels_out & now)
+        if self.text == "assignee -> ":  # the sandbox shows the display name, not the account
+            return seen.startswith(self.text)
+        return seen == self.text
+
+
+def _value_text(value: Any) -> str:
+    """A field value as the sandbox's changelog writes it (lists comma-separated, 25.0 as 25)."""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _expected_effects(action: Action, policy: Policy) -> list[Wanted]:
     """The sandbox changes an action should leave (comparable with `_effects`)."""
     p = action.params()
     kind = action.kind
     if kind == "comment":
-        return [f"comment {'public' if p['public'] else 'internal'}: {p['body']}"]
+        return [Wanted(f"comment {'public' if p['public'] else 'internal'}: {p['body']}")]
     if kind == "set_priority":
-        return [f"priority -> {policy.spec.priorities[p['priority']].jira}"]
+        return [Wanted(f"priority -> {policy.spec.priorities[p['priority']].jira}")]
     if kind == "transition":
-        return [f"status -> {p['status']}"]
+        return [Wanted(f"status -> {p['status']}")]
     if kind == "tier":
-        return [f"{fid} -> {value}" for fid, value in tier_fields(policy, p["to"]).items()]
+        tier = next(t for t in policy.tiers if t.name == p["to"])
+        wanted = [Wanted(f"{fid} -> {_value_text(v)}") for fid, v in tier_fields(policy, tier.name).items()]
+        if tier.transition:
+            wanted.append(Wanted(f"status -> {tier.transition}"))
+        if tier.assignee:
+            wanted.append(Wanted("assignee -> "))
+        if tier.labels:
+            wanted.append(Wanted("labels -> ", labels_in=frozenset(tier.labels)))
+        return wanted
     if kind == "set_field":
-        return [f"{field_id(policy, p['field'])} -> "]
+        return [Wanted(f"{field_id(policy, p['field'])} -> {_value_text(p['value'])}")]
     if kind == "assign":
-        return ["assignee -> "]
+        return [Wanted("assignee -> ")]
     if kind == "label":
-        return ["labels -> "]
+        return [Wanted("labels -> ", frozenset(p.get("add", ())), frozenset(p.get("remove", ())))]
     return []
-
-
-def _matches_effect(expected: str, seen: str) -> bool:
-    # Values of labels, assignees and plain fields are written in Jira's own forms: the field is enough.
-    # On Cloud a mention is written with the account id: [~name] becomes [~accountid:name].
-    seen = seen.replace("[~accountid:", "[~")
-    return seen == expected or (expected.endswith(" -> ") and seen.startswith(expected))
 
 
 def compare(
@@ -652,10 +683,10 @@ def compare(
     remaining = [e for e in effects if not (e[0] in transitions and e[1].startswith("resolution -> "))]
     for action in expected:
         for wanted in _expected_effects(action, ticket.policy):
-            hit = next((e for e in remaining if e[0] == action.at and _matches_effect(wanted, e[1])), None)
+            hit = next((e for e in remaining if e[0] == action.at and wanted.matches(e[1])), None)
             if hit is None:
                 differences.append(
-                    f"sandbox does not show {line(action.at, action.kind, action.rule, {})}: {_short(wanted)}"
+                    f"sandbox does not show {line(action.at, action.kind, action.rule, {})}: {_short(wanted.text)}"
                 )
             else:
                 remaining.remove(hit)
