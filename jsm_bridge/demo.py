@@ -63,17 +63,29 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "general-query-is-p5",
         "organisation-and-contract-requested",
         "p2-and-higher-straight-to-systems-engineering",
+        "priority-raised-to-p1-recomputes-target",
         "se-to-dev-after-2-business-days",
         "se-to-dev-paused-awaiting-third-party",
         "service-credit-capped-at-25-percent",
+        "customer-notified-of-ticket-number",
     ),
     "cfh-docmail": (
         "feedback-requested-after-resolution",
         "first-response-within-4-working-hours",
+        "first-response-in-time-needs-no-escalation",
+        "conclusion-overdue-escalated-to-senior-support",
+        "conclusion-clock-stops-while-waiting-for-customer",
+        "customer-reply-restarts-the-5-days",
         "secret-in-request-flagged",
+        "unwanted-personal-data-flagged-for-removal",
     ),
     "cfts": (
+        "client-side-issue-marked-for-scope-check",
         "guidance-request-is-advisory",
+        "impact-greater-than-reported-raises-severity",
+        "infrastructure-incident-labelled",
+        "password-in-request-flagged",
+        "planned-change-needs-coordination",
         "suspected-security-incident-flagged",
         "time-sensitive-reply-escalated",
         "what-to-include-requested",
@@ -82,11 +94,16 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "module-down-is-p2-updated-every-4-hours",
         "patch-delivery-date-before-resolving",
         "problem-exists-is-p3-by-default",
+        "workaround-is-p3-updated-weekly",
+        "minor-is-p4-deferred-maintenance",
     ),
     "tiered-helpdesk": (
         "awaiting-statuses-stop-the-clock",
         "first-line-at-most-1-working-day",
         "second-line-at-most-2-working-days",
+        "project-or-testing-status-goes-to-project-manager",
+        "reopened-call-keeps-its-first-line-time",
+        "second-line-at-most-48-hours",
     ),
 }
 
@@ -141,9 +158,10 @@ def load_plan(
             "checkout; install it with `pip install -e .` from the checkout"
         )
     tickets = []
+    policies: dict[Path, Policy] = {}  # each pack's policy loaded once for all its scenarios
     for name in names:
         for stem in SCENARIOS[name]:
-            scenario = load_scenario(scenarios_dir / name / f"{stem}.yaml")
+            scenario = load_scenario(scenarios_dir / name / f"{stem}.yaml", policies)
             for item in scenario.tickets:
                 tickets.append(DemoTicket(scenario.policy, scenario, item))
     return tickets
@@ -290,12 +308,15 @@ def tier_fields(policy: Policy, tier: str) -> dict[str, Any]:
     raise DemoError(f"policy {policy.name} has no tier {tier!r}")
 
 
-def demo_catalog(policies: Sequence[Policy]) -> Any:
-    """The sandbox's site with the custom fields the policies name (by the ids their `fields:` give)."""
+def demo_catalog(policies: Sequence[Policy], statuses: Sequence[str] = ()) -> Any:
+    """The sandbox's site with the custom fields the policies name (by the ids their `fields:` give)
+    and the statuses the scenarios use (a status the default workflow lacks, such as Testing, is
+    added as in progress, reachable from every open status)."""
     from jsm_bridge.sandbox.catalog import (
         DEFAULT_CUSTOM_FIELDS,
         Catalog,
         CustomField,
+        Status,
         Transition,
         default_statuses,
         default_transitions,
@@ -309,16 +330,29 @@ def demo_catalog(policies: Sequence[Policy]) -> Any:
     kinds = {"Tier": "select", "Service credit": "number"}
     fields = [f for f in DEFAULT_CUSTOM_FIELDS if f.id not in named and f.name not in named.values()]
     fields += [CustomField(fid, name, kinds.get(name, "text")) for fid, name in sorted(named.items())]
-    statuses = default_statuses()
-    open_statuses = tuple(s.name for s in statuses if s.category != "done")
-    done_statuses = tuple(s.name for s in statuses if s.category == "done")
+    known = default_statuses()
+    names = {s.name.lower() for s in known}
+    missing = list(dict.fromkeys(n for n in statuses if n.lower() not in names))
+    all_statuses = known + tuple(
+        Status(str(10100 + i), name, "indeterminate") for i, name in enumerate(missing)
+    )
+    open_statuses = tuple(s.name for s in all_statuses if s.category != "done")
+    done_statuses = tuple(s.name for s in all_statuses if s.category == "done")
     # The packs send a ticket back to Open once the missing information arrives, and back to
     # In Progress when it cannot be resolved yet: the demo's workflow has those transitions.
-    extra = (
+    extra = [
         Transition("901", "Back to open", "Open", tuple(s for s in open_statuses if s != "Open")),
         Transition("911", "Back to in progress", "In Progress", done_statuses, "issue_reopened"),
+    ]
+    extra += [
+        Transition(str(921 + 10 * i), f"Move to {name}", name, tuple(s for s in open_statuses if s != name))
+        for i, name in enumerate(missing)
+    ]
+    return Catalog(
+        statuses=all_statuses,
+        custom_fields=tuple(fields),
+        transitions=default_transitions(all_statuses) + tuple(extra),
     )
-    return Catalog(custom_fields=tuple(fields), transitions=default_transitions(statuses) + extra)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -358,12 +392,14 @@ class Running:
     # -- quiescence --
 
     def inbox_state(self) -> tuple[int, int]:
-        """(events due or in hand, events ever received). Pending is read before processing: an event
-        claimed between the two reads is then seen in one of them."""
-        now = self.clock.now()
-        due = sum(1 for e in self.store.inbox_list("pending", limit=1000) if e.next_attempt_at <= now)
+        """(events due or in hand, events ever received), from one query (one consistent snapshot);
+        pending events waiting for a later retry do not count as due."""
         depth = self.store.inbox_depth()
-        return due + int(depth.get("processing", 0)), sum(depth.values())
+        busy = int(depth.get("processing", 0))
+        if depth.get("pending"):
+            now = self.clock.now()
+            busy += sum(1 for e in self.store.inbox_list("pending", limit=1000) if e.next_attempt_at <= now)
+        return busy, sum(depth.values())
 
     def settle(self, timeout: float = SETTLE_TIMEOUT) -> None:
         """Wait until this instant is quiet: every webhook delivered, every inbox event processed, the
@@ -387,7 +423,10 @@ class Running:
 
     def next_due_after(self, now: datetime, tickets: Sequence[DemoTicket]) -> datetime | None:
         """The soonest instant after `now` at which the bridge said it must look at a ticket again."""
-        due = []
+        earliest: datetime | None = self.store.earliest_due()
+        if earliest is None or earliest > now:
+            return earliest
+        due = []  # a next_due left in the past: look past it, ticket by ticket
         for ticket in tickets:
             cached = self.store.cache_get(ticket.key, ticket.policy.name) if ticket.key else None
             if cached is not None and cached[0] is not None and cached[0] > now:
@@ -442,7 +481,17 @@ def receiver_module() -> Any:
     return importlib.import_module(RECEIVER_MODULE)
 
 
-def start(policies: Sequence[Policy], folder: Path, start_at: datetime = START) -> Running:
+def scenario_statuses(tickets: Sequence[DemoTicket]) -> list[str]:
+    """Every status the scenarios set, in order of appearance."""
+    out = [t.item.ticket.status for t in tickets]
+    for t in tickets:
+        out += [str(value) for e in t.item.events for name, value in e.changes if name == STATUS]
+    return list(dict.fromkeys(out))
+
+
+def start(
+    policies: Sequence[Policy], folder: Path, start_at: datetime = START, statuses: Sequence[str] = ()
+) -> Running:
     from werkzeug.serving import make_server
 
     from jsm_bridge.jira import JiraConfig, JiraGateway
@@ -453,7 +502,7 @@ def start(policies: Sequence[Policy], folder: Path, start_at: datetime = START) 
 
     clock = ManualClock(start_at)
     sandbox = SandboxServer(
-        flavor="cloud", clock=clock, catalog=demo_catalog(policies), webhook_retry_delays=(0.2, 0.5)
+        flavor="cloud", clock=clock, catalog=demo_catalog(policies, statuses), webhook_retry_delays=(0.2, 0.5)
     )
     sandbox.start()
     gateway = JiraGateway(
@@ -854,7 +903,7 @@ def run_demo(
     policies = list({t.policy.name: t.policy for t in tickets}.values())
     say = (lambda text: None) if options.quiet else (lambda text: (out.write(text + "\n"), out.flush()))
     with tempfile.TemporaryDirectory(prefix="jsm-bridge-demo-") as tmp, _quiet_logs():
-        running = start(policies, Path(tmp), options.start)
+        running = start(policies, Path(tmp), options.start, scenario_statuses(tickets))
         try:
             say(
                 f"sandbox (Jira Cloud look-alike) at {running.sandbox.url}, clock at {options.start.isoformat()}"

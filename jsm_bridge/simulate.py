@@ -130,8 +130,10 @@ class Result:
 
 # ------------------------------------------------------------------------------------------------------
 # loading
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and check a scenario file; errors name the file and the key (`tickets[0].events[2].at`)."""
+def load_scenario(path: str | Path, policies: dict[Path, Policy] | None = None) -> Scenario:
+    """Read and check a scenario file; errors name the file and the key (`tickets[0].events[2].at`).
+
+    `policies`, when given, is a cache of loaded policies by resolved path, shared by many scenarios."""
     path = Path(path)
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
@@ -148,10 +150,13 @@ def load_scenario(path: str | Path) -> Scenario:
     policy_path = Path(policy_ref) if Path(policy_ref).is_absolute() else path.parent / policy_ref
     if not policy_path.exists():
         raise ScenarioError(path, "policy", f"no policy file at {policy_path}")
+    cached = policies.get(policy_path.resolve()) if policies is not None else None
     try:
-        policy = load_policy(policy_path)
+        policy = cached or load_policy(policy_path)
     except Exception as exc:  # the policy's own errors already name its file and line
         raise ScenarioError(path, "policy", f"the policy does not load: {exc}") from exc
+    if policies is not None:
+        policies[policy_path.resolve()] = policy
     until = _instant(path, "until", data.get("until"))
     tickets_data = data.get("tickets")
     if not isinstance(tickets_data, list) or not tickets_data:
