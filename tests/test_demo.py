@@ -111,9 +111,9 @@ def test_report_lists_each_policy_ticket_action_and_sla_outcome(full_run: tuple[
 
 
 def _one_hour_late(ticket: demo.DemoTicket, until: datetime) -> list[Action]:
-    """The simulator's timeline with the first action of the first ticket moved an hour later."""
+    """The simulator's timeline with the advisory ticket's priority expected an hour later."""
     actions = demo.expected_actions(ticket, until)
-    if ticket.key.endswith("-1") and actions:
+    if ticket.scenario.path.stem == "guidance-request-is-advisory":
         actions[0] = dataclasses.replace(actions[0], at=actions[0].at + timedelta(hours=1))
     return actions
 
@@ -123,7 +123,9 @@ def test_a_wrong_expectation_makes_the_demo_print_the_difference_and_exit_1(tmp_
     code = demo.run(demo_args(tmp_path / "report.html", "cfts"), expect=_one_hour_late, out=out)
     output = out.getvalue()
     assert code == 1
-    assert "CFTS-1 (guidance-request-is-advisory) differs from the simulator" in output
+    (key,) = [line.split()[1] for line in output.splitlines() if line.strip().startswith("DIFF")]
+    assert f"{key} (guidance-request-is-advisory) differs from the simulator" in output
+    assert output.count("differs from the simulator") == 1
     assert '-Mon 23 Nov 10:00 set_priority [guidance-review-planning] {"priority": "Advisory"}' in output
     assert '+Mon 23 Nov 09:00 set_priority [guidance-review-planning] {"priority": "Advisory"}' in output
     assert "DIFFERS from the simulator" in output
