@@ -291,7 +291,7 @@ def _flags(ctx: Context) -> Outcome:
         if not rule.when.matches(state):
             continue
         findings = sorted({f.kind for text in ticket_texts(state) for f in find_secrets(text)})
-        reason = f"Flagged by {rule.id}: {rule.when.describe()}"
+        reason = f"Flagged by {rule.id}: {rule.when.explain(state)}"
         if findings:
             reason += f" ({', '.join(findings)})"
         if label_due and rule.label:
@@ -333,7 +333,7 @@ def _classify(ctx: Context) -> Outcome:
             rule.priority if rule else None
         ) >= facts.priority_rank(priority)
         if rule is not None and rule.priority != priority and not lowers_a_flag:
-            reason = f"Priority set to {rule.priority} by {rule.id}: {rule.when.describe()}"
+            reason = f"Priority set to {rule.priority} by {rule.id}: {rule.when.explain(created)}"
             action = SetPriority(**ctx.common(key, rule.id, reason), priority=rule.priority)
             out.actions.append(action)
             if rule.comment:
@@ -349,7 +349,7 @@ def _classify(ctx: Context) -> Outcome:
     rule = min(matching, key=lambda r: facts.priority_rank(r.priority), default=None)
     if rule is not None and facts.priority_rank(rule.priority) < facts.priority_rank(priority):
         raised = f"{ctx.key}:classify:{rule.id}:{rule.priority}"
-        reason = f"Priority raised to {rule.priority} by {rule.id}: {rule.when.describe()}"
+        reason = f"Priority raised to {rule.priority} by {rule.id}: {rule.when.explain(ticket)}"
         action = SetPriority(**ctx.common(raised, rule.id, reason), priority=rule.priority)
         out.actions.append(action)
         if rule.comment:
@@ -525,9 +525,10 @@ Trigger = Callable[[Context, EscalateRule, Outcome], str | None]
 
 
 def _on_created(ctx: Context, rule: EscalateRule, out: Outcome) -> str | None:
-    if ctx.cycle != 1 or not rule.when.matches(ctx.creation_state(include_own_changes=True)):
+    created = ctx.creation_state(include_own_changes=True)
+    if ctx.cycle != 1 or not rule.when.matches(created):
         return None
-    return f"Escalated to {rule.to} on creation: {rule.when.describe()}"
+    return f"Escalated to {rule.to} on creation: {rule.when.explain(created)}"
 
 
 def _after_time_in_tier(ctx: Context, rule: EscalateRule, out: Outcome) -> str | None:

@@ -411,3 +411,42 @@ def test_a_resolution_a_before_rule_sent_back_keeps_the_target_and_the_credit(tm
     credit = next(a for a in decision.actions if a.rule == "credits")
     # 24h@always breached Tuesday 09:00; 2h05m of office hours in breach: 3 started hours, 3%.
     assert credit.key == "CB-1:credits" and credit.reason.startswith("Service credit 3%")
+
+
+def test_a_pasted_api_key_is_called_an_api_key(full):
+    fields = {
+        "description": "We call it with api_key: 4f9c2b7e81d04a6f9e3b",
+        "Organisation": "A",
+        "Business impact": "B",
+    }
+    flagged = [a for a in decide(ticket(fields=fields), full, MON).actions if a.rule == "secret-pasted"]
+    assert flagged and all(a.reason.endswith("(API key)") for a in flagged)
+    assert all("4f9c2b7e81d04a6f9e3b" not in str(a.to_dict()) for a in flagged)
+
+
+def test_a_text_rule_reason_names_the_words_that_matched_not_the_pattern(full):
+    fields = {
+        "description": "The antivirus reports malware on acc01",
+        "Organisation": "A",
+        "Business impact": "B",
+    }
+    flag = next(a for a in decide(ticket(fields=fields), full, MON).actions if a.rule == "security-report")
+    assert flag.reason == "Flagged by security-report: the description mentions 'malware'"
+
+
+def test_a_text_rule_reason_never_quotes_a_secret(tmp_path):
+    policy = policy_with(
+        tmp_path,
+        (
+            "flags:\n",
+            "flags:\n  - {id: keys, when: {text: 'api_key: \\S+', in: [description]}, label: key}\n",
+        ),
+    )
+    fields = {
+        "description": "We call it with api_key: 4f9c2b7e81d04a6f9e3b",
+        "Organisation": "A",
+        "Business impact": "B",
+    }
+    flag = next(a for a in decide(ticket(fields=fields), policy, MON).actions if a.rule == "keys")
+    assert flag.reason.startswith("Flagged by keys: the description mentions [redacted API key]")
+    assert "4f9c2b7e81d04a6f9e3b" not in flag.reason
