@@ -821,7 +821,8 @@ def _credits(ctx: Context) -> Outcome:
         return out
     key = ctx.cycle_key(f"{ctx.key}:credits")
     priority = ctx.timeline.priority_at(clock.stopped)
-    if ctx.done(key) or not _in(priority, credits.priorities):
+    # No `priorities` listed means every priority earns credits.
+    if ctx.done(key) or (credits.priorities and not _in(priority, credits.priorities)):
         return out
     if credits.exclude is not None and credits.exclude.matches(ctx.ticket):
         return out

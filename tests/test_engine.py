@@ -450,3 +450,10 @@ def test_a_text_rule_reason_never_quotes_a_secret(tmp_path):
     flag = next(a for a in decide(ticket(fields=fields), policy, MON).actions if a.rule == "keys")
     assert flag.reason.startswith("Flagged by keys: the description mentions [redacted API key]")
     assert "4f9c2b7e81d04a6f9e3b" not in flag.reason
+
+
+def test_credits_without_priorities_listed_are_paid_at_every_priority(tmp_path):
+    policy = policy_with(tmp_path, ("priorities: [P1, P2, P3], hours: office", "hours: office"))
+    resolved = datetime(2026, 12, 10, 17, 0, tzinfo=UTC)  # P4's 10 office days ended Monday 7 December
+    t = ticket(priority="P4").with_change(resolved, "status", "Resolved")
+    assert [a for a in decide(t, policy, resolved).actions if a.rule == "credits"]
