@@ -27,7 +27,7 @@ from jsm_bridge.actions import (
     apply_all,
 )
 from jsm_bridge.policy.conditions import is_empty, ticket_texts
-from jsm_bridge.policy.durations import Duration, Limit, Percent, format_duration
+from jsm_bridge.policy.durations import Duration, Limit, Percent, format_duration, human_duration
 from jsm_bridge.policy.model import Policy
 from jsm_bridge.policy.schema import CommentSpec, EscalateRule, ValidationRule
 from jsm_bridge.secrets import find_secrets
@@ -230,13 +230,28 @@ def clock_data(clock: Clock, policy: Policy | None = None) -> dict[str, Any]:
     if breach_at is not None and policy is not None:
         breach_at = breach_at.astimezone(_zone(policy, clock.calendar))
     return {
-        "goal": str(clock.goal) if clock.goal is not None else None,
+        "goal": human_goal(clock.goal, policy) if clock.goal is not None else None,
+        "goal_code": str(clock.goal) if clock.goal is not None else None,
         "elapsed": format_duration(clock.elapsed) if clock.started is not None else None,
         "remaining": format_duration(clock.remaining) if clock.remaining is not None else None,
         "breached_by": format_duration(clock.breached_by) if clock.breached_by is not None else None,
         "breached": clock.breached,
         "breach_at": breach_at,
     }
+
+
+def human_goal(limit: Limit, policy: Policy | None = None) -> str:
+    """A goal as customers read it: `4 working hours`, `24 hours`, `1 working day or 12 hours`. Parts on a
+    business calendar are working time; wall-clock parts (no calendar, or a 24x7 one) are plain time."""
+
+    def working(calendar: str | None) -> bool:
+        if calendar is None:
+            return False
+        if policy is None:
+            return True
+        return not policy.calendar(calendar).is_24x7
+
+    return " or ".join(human_duration(part, working(part.calendar)) for part in limit.parts)
 
 
 def _zone(policy: Policy, calendar: str | None) -> ZoneInfo:
@@ -903,4 +918,14 @@ def decide(ticket: Ticket, policy: Policy, now: datetime) -> Decision:
     return Decision(actions=tuple(actions), next_due=min(due) if due else None, clocks=clocks)
 
 
-__all__ = ["HANDLERS", "Context", "Decision", "Outcome", "clock_data", "decide", "problems", "stamp"]
+__all__ = [
+    "HANDLERS",
+    "Context",
+    "Decision",
+    "Outcome",
+    "clock_data",
+    "decide",
+    "human_goal",
+    "problems",
+    "stamp",
+]
