@@ -14,11 +14,19 @@ from jsm_bridge import __version__
 # subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("jsm_bridge.policy.cli", "check policy files: schema, references, calendars, templates"),
-    "simulate": ("jsm_bridge.simulate", "replay a scenario with a fake clock and print the timeline"),
     "sandbox": (
         "jsm_bridge.sandbox.cli",
         "run a JSM-compatible server for demos and tests, no Jira account needed",
     ),
+    "serve": ("webhooks.serve", "run the webhook receiver, inbox workers and the sweeper against Jira"),
+    "sweep": ("jsm_bridge.sweep_cli", "sweep every policy's tickets once and print what was (or would be) done"),
+    "explain": ("jsm_bridge.explain", "show a ticket's clocks, JSM's SLAs, what is due now and next, and why"),
+    "simulate": ("jsm_bridge.simulate", "replay a scenario with a fake clock and print the timeline"),
+    "register-webhook": (
+        "jsm_bridge.webhook_admin",
+        "register (or update) the Jira admin webhook that feeds the receiver",
+    ),
+    "inbox": ("jsm_bridge.inbox_admin", "list, show and replay webhook events in the inbox"),
 }
 
 
@@ -48,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as Unix tools do.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

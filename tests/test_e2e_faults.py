@@ -1,0 +1,106 @@
+"""End to end under faults: webhooks lost and repeated, Jira rate-limiting and down for a while, two
+instances on one database. Every due action still happens, and happens once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from jsm_bridge.sandbox import SandboxServer
+from tests.e2e_bridge import TIER_FIELD, Bridge, Jira, eventually, sandbox_at, start_bridge
+from tests.stores import BACKENDS, database_url
+
+pytestmark = pytest.mark.slow
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with sandbox_at(T0) as server:
+        yield server
+
+
+@pytest.fixture
+def jira(sandbox: SandboxServer) -> Jira:
+    return Jira(sandbox)
+
+
+@pytest.fixture
+def bridge(sandbox: SandboxServer, tmp_path: Path) -> Iterator[Bridge]:
+    running = start_bridge(sandbox, f"sqlite:///{tmp_path / 'bridge.db'}", "bridge-a")
+    yield running
+    running.stop()
+
+
+def exactly_once(jira: Jira, keys: list[str]) -> None:
+    """Each ticket: P1 set once, Second line reached once, and no action key recorded twice."""
+    for key in keys:
+        assert jira.changes(key, "priority") == ["Highest"], key
+        assert jira.changes(key, TIER_FIELD) == ["Second line"], key
+        done = jira.done_keys(key)
+        assert len(done) == len(set(done)), done
+
+
+def test_sweep_catches_tickets_whose_webhooks_were_lost(jira: Jira, bridge: Bridge) -> None:
+    jira.faults(webhook_drop=1.0)
+    key = jira.create("Site down")
+    jira.flush_webhooks()
+    assert jira.priority(key) != "Highest"
+    jira.advance(timedelta(minutes=2))  # the next sweep is due
+    eventually(lambda: jira.priority(key) == "Highest", what="classified by the sweep")
+
+
+def test_repeated_and_lost_webhooks_still_act_exactly_once(jira: Jira, bridge: Bridge) -> None:
+    jira.faults(webhook_duplicate=0.7, webhook_drop=0.3, seed=7)
+    keys = [jira.create(f"Site down {i}") for i in range(4)]
+    jira.flush_webhooks()
+    jira.advance(timedelta(minutes=2))  # a sweep finds the ones whose webhooks were lost
+    eventually(lambda: all(jira.priority(k) == "Highest" for k in keys), what="all classified")
+    jira.advance(timedelta(minutes=58))
+    eventually(lambda: all(jira.tier(k) == "Second line" for k in keys), what="all escalated")
+    jira.flush_webhooks()
+    exactly_once(jira, keys)
+
+
+def test_rate_limits_and_an_outage_delay_actions_but_lose_none(jira: Jira, bridge: Bridge) -> None:
+    keys = [jira.create(f"Site down {i}") for i in range(3)]
+    eventually(lambda: all(jira.priority(k) == "Highest" for k in keys), what="all classified")
+    jira.faults(unavailable=1.0, retry_after=1)  # Jira is down: every call answers 503
+    jira.advance(timedelta(hours=1))  # the escalations fall due during the outage
+    eventually(lambda: bridge.store.sweep_runs()[0].error, what="a sweep failed during the outage")
+    assert not [e for e in bridge.store.ledger_entries() if e.kind == "tier" and e.state == "done"]
+
+    jira.faults(reset=True, rate_limit=0.3, retry_after=1, seed=3)  # back, but rate-limiting
+    for _ in range(10):  # failed actions come back with backoff on the Jira clock
+        jira.advance(timedelta(minutes=2))
+        try:
+            eventually(lambda: all(jira.tier(k) == "Second line" for k in keys), timeout=2)
+            break
+        except AssertionError:
+            continue
+    jira.faults(reset=True)
+    exactly_once(jira, keys)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_instances_on_one_database_do_each_action_once(
+    sandbox: SandboxServer, jira: Jira, tmp_path: Path, backend: str
+) -> None:
+    with database_url(backend, tmp_path) as url:
+        one = start_bridge(sandbox, url, "bridge-a")
+        two = start_bridge(sandbox, url, "bridge-b")  # every webhook goes to both
+        try:
+            keys = [jira.create(f"Site down {i}") for i in range(4)]
+            eventually(lambda: all(jira.priority(k) == "Highest" for k in keys), what="all classified")
+            jira.advance(timedelta(hours=1))
+            eventually(lambda: all(jira.tier(k) == "Second line" for k in keys), what="all escalated")
+            jira.flush_webhooks()
+            exactly_once(jira, keys)
+            assert [one.runtime.scheduler.leader, two.runtime.scheduler.leader].count(True) == 1
+        finally:
+            one.stop()
+            two.stop()
