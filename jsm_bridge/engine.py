@@ -27,7 +27,7 @@ from jsm_bridge.actions import (
     apply_all,
 )
 from jsm_bridge.policy.conditions import is_empty, ticket_texts
-from jsm_bridge.policy.durations import Duration, Limit, Percent, format_duration
+from jsm_bridge.policy.durations import Duration, Limit, Percent, format_duration, human_duration
 from jsm_bridge.policy.model import Policy
 from jsm_bridge.policy.schema import CommentSpec, EscalateRule, ValidationRule
 from jsm_bridge.secrets import find_secrets
@@ -230,13 +230,28 @@ def clock_data(clock: Clock, policy: Policy | None = None) -> dict[str, Any]:
     if breach_at is not None and policy is not None:
         breach_at = breach_at.astimezone(_zone(policy, clock.calendar))
     return {
-        "goal": str(clock.goal) if clock.goal is not None else None,
+        "goal": human_goal(clock.goal, policy) if clock.goal is not None else None,
+        "goal_code": str(clock.goal) if clock.goal is not None else None,
         "elapsed": format_duration(clock.elapsed) if clock.started is not None else None,
         "remaining": format_duration(clock.remaining) if clock.remaining is not None else None,
         "breached_by": format_duration(clock.breached_by) if clock.breached_by is not None else None,
         "breached": clock.breached,
         "breach_at": breach_at,
     }
+
+
+def human_goal(limit: Limit, policy: Policy | None = None) -> str:
+    """A goal as customers read it: `4 working hours`, `24 hours`, `1 working day or 12 hours`. Parts on a
+    business calendar are working time; wall-clock parts (no calendar, or a 24x7 one) are plain time."""
+
+    def working(calendar: str | None) -> bool:
+        if calendar is None:
+            return False
+        if policy is None:
+            return True
+        return not policy.calendar(calendar).is_24x7
+
+    return " or ".join(human_duration(part, working(part.calendar)) for part in limit.parts)
 
 
 def _zone(policy: Policy, calendar: str | None) -> ZoneInfo:
@@ -291,7 +306,7 @@ def _flags(ctx: Context) -> Outcome:
         if not rule.when.matches(state):
             continue
         findings = sorted({f.kind for text in ticket_texts(state) for f in find_secrets(text)})
-        reason = f"Flagged by {rule.id}: {rule.when.describe()}"
+        reason = f"Flagged by {rule.id}: {rule.when.explain(state)}"
         if findings:
             reason += f" ({', '.join(findings)})"
         if label_due and rule.label:
@@ -333,7 +348,7 @@ def _classify(ctx: Context) -> Outcome:
             rule.priority if rule else None
         ) >= facts.priority_rank(priority)
         if rule is not None and rule.priority != priority and not lowers_a_flag:
-            reason = f"Priority set to {rule.priority} by {rule.id}: {rule.when.describe()}"
+            reason = f"Priority set to {rule.priority} by {rule.id}: {rule.when.explain(created)}"
             action = SetPriority(**ctx.common(key, rule.id, reason), priority=rule.priority)
             out.actions.append(action)
             if rule.comment:
@@ -349,7 +364,7 @@ def _classify(ctx: Context) -> Outcome:
     rule = min(matching, key=lambda r: facts.priority_rank(r.priority), default=None)
     if rule is not None and facts.priority_rank(rule.priority) < facts.priority_rank(priority):
         raised = f"{ctx.key}:classify:{rule.id}:{rule.priority}"
-        reason = f"Priority raised to {rule.priority} by {rule.id}: {rule.when.describe()}"
+        reason = f"Priority raised to {rule.priority} by {rule.id}: {rule.when.explain(ticket)}"
         action = SetPriority(**ctx.common(raised, rule.id, reason), priority=rule.priority)
         out.actions.append(action)
         if rule.comment:
@@ -525,9 +540,10 @@ Trigger = Callable[[Context, EscalateRule, Outcome], str | None]
 
 
 def _on_created(ctx: Context, rule: EscalateRule, out: Outcome) -> str | None:
-    if ctx.cycle != 1 or not rule.when.matches(ctx.creation_state(include_own_changes=True)):
+    created = ctx.creation_state(include_own_changes=True)
+    if ctx.cycle != 1 or not rule.when.matches(created):
         return None
-    return f"Escalated to {rule.to} on creation: {rule.when.describe()}"
+    return f"Escalated to {rule.to} on creation: {rule.when.explain(created)}"
 
 
 def _after_time_in_tier(ctx: Context, rule: EscalateRule, out: Outcome) -> str | None:
@@ -820,7 +836,8 @@ def _credits(ctx: Context) -> Outcome:
         return out
     key = ctx.cycle_key(f"{ctx.key}:credits")
     priority = ctx.timeline.priority_at(clock.stopped)
-    if ctx.done(key) or not _in(priority, credits.priorities):
+    # No `priorities` listed means every priority earns credits.
+    if ctx.done(key) or (credits.priorities and not _in(priority, credits.priorities)):
         return out
     if credits.exclude is not None and credits.exclude.matches(ctx.ticket):
         return out
@@ -901,4 +918,14 @@ def decide(ticket: Ticket, policy: Policy, now: datetime) -> Decision:
     return Decision(actions=tuple(actions), next_due=min(due) if due else None, clocks=clocks)
 
 
-__all__ = ["HANDLERS", "Context", "Decision", "Outcome", "clock_data", "decide", "problems", "stamp"]
+__all__ = [
+    "HANDLERS",
+    "Context",
+    "Decision",
+    "Outcome",
+    "clock_data",
+    "decide",
+    "human_goal",
+    "problems",
+    "stamp",
+]

@@ -15,6 +15,7 @@ class SecretFinding:
 
     kind: str
     start: int
+    end: int = 0  # where it ends (exclusive), so that a quotation can keep clear of it
 
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -26,10 +27,9 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")),
     (
         "password",
-        re.compile(
-            r"(?i)\b(?:password|passwd|pwd|passphrase|secret|api[_ -]?key)\s*[:=]\s*(?!\s*$)[^\s'\"<>]{4,}"
-        ),
+        re.compile(r"(?i)\b(?:password|passwd|pwd|passphrase|secret)\s*[:=]\s*(?!\s*$)[^\s'\"<>]{4,}"),
     ),
+    ("API key", re.compile(r"(?i)\bapi[_ -]?key\s*[:=]\s*(?!\s*$)[^\s'\"<>]{4,}")),
     ("connection string with password", re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]{3,}@[^\s/]+")),
 )
 
@@ -44,7 +44,9 @@ def find_secrets(text: str) -> list[SecretFinding]:
 @lru_cache(maxsize=4096)
 def _find_secrets(text: str) -> tuple[SecretFinding, ...]:
     # The sweeper looks at the same tickets again and again: their texts are scanned once.
-    found = [SecretFinding(kind, m.start()) for kind, pattern in _PATTERNS for m in pattern.finditer(text)]
+    found = [
+        SecretFinding(kind, m.start(), m.end()) for kind, pattern in _PATTERNS for m in pattern.finditer(text)
+    ]
     return tuple(sorted(found, key=lambda f: f.start))
 
 

@@ -11,6 +11,7 @@ from jsm_bridge.actions import AddComment, MoveToTier, SetPriority, apply_all
 from jsm_bridge.engine import HANDLERS, decide
 from jsm_bridge.policy import Policy, load_policy
 from jsm_bridge.policy.schema import PolicySpec
+from jsm_bridge.policy.templates import CLOCK_VARIABLES
 from jsm_bridge.ticket import Comment, Ticket
 
 FULL = Path(__file__).parent / "policies" / "full.yaml"
@@ -183,7 +184,7 @@ def test_templates_see_every_clock_with_every_key(full, tmp_path):
     path = tmp_path / "policy.yaml"
     path.write_text(text, encoding="utf-8")
     ack = next(a for a in decide(ticket(), load_policy(path), MON).actions if isinstance(a, AddComment))
-    keys = "breach_at,breached,breached_by,elapsed,goal,remaining"
+    keys = ",".join(sorted(CLOCK_VARIABLES))
     assert ack.body == "".join(
         f"{n}={keys};" for n in sorted(["first_response", "resolution", "tier", "update", "waiting"])
     )
@@ -411,3 +412,71 @@ def test_a_resolution_a_before_rule_sent_back_keeps_the_target_and_the_credit(tm
     credit = next(a for a in decision.actions if a.rule == "credits")
     # 24h@always breached Tuesday 09:00; 2h05m of office hours in breach: 3 started hours, 3%.
     assert credit.key == "CB-1:credits" and credit.reason.startswith("Service credit 3%")
+
+
+def test_a_pasted_api_key_is_called_an_api_key(full):
+    fields = {
+        "description": "We call it with api_key: 4f9c2b7e81d04a6f9e3b",
+        "Organisation": "A",
+        "Business impact": "B",
+    }
+    flagged = [a for a in decide(ticket(fields=fields), full, MON).actions if a.rule == "secret-pasted"]
+    assert flagged and all(a.reason.endswith("(API key)") for a in flagged)
+    assert all("4f9c2b7e81d04a6f9e3b" not in str(a.to_dict()) for a in flagged)
+
+
+def test_a_text_rule_reason_names_the_words_that_matched_not_the_pattern(full):
+    fields = {
+        "description": "The antivirus reports malware on acc01",
+        "Organisation": "A",
+        "Business impact": "B",
+    }
+    flag = next(a for a in decide(ticket(fields=fields), full, MON).actions if a.rule == "security-report")
+    assert flag.reason == "Flagged by security-report: the description mentions 'malware'"
+
+
+def test_a_text_rule_reason_never_quotes_a_secret(tmp_path):
+    policy = policy_with(
+        tmp_path,
+        (
+            "flags:\n",
+            "flags:\n  - {id: keys, when: {text: 'api_key: \\S+', in: [description]}, label: key}\n",
+        ),
+    )
+    fields = {
+        "description": "We call it with api_key: 4f9c2b7e81d04a6f9e3b",
+        "Organisation": "A",
+        "Business impact": "B",
+    }
+    flag = next(a for a in decide(ticket(fields=fields), policy, MON).actions if a.rule == "keys")
+    assert flag.reason.startswith("Flagged by keys: the description mentions [redacted API key]")
+    assert "4f9c2b7e81d04a6f9e3b" not in flag.reason
+
+
+def test_credits_without_priorities_listed_are_paid_at_every_priority(tmp_path):
+    policy = policy_with(tmp_path, ("priorities: [P1, P2, P3], hours: office", "hours: office"))
+    resolved = datetime(2026, 12, 10, 17, 0, tzinfo=UTC)  # P4's 10 office days ended Monday 7 December
+    t = ticket(priority="P4").with_change(resolved, "status", "Resolved")
+    assert [a for a in decide(t, policy, resolved).actions if a.rule == "credits"]
+
+
+def test_the_acknowledgement_reads_as_sentences_on_separate_lines_with_goals_in_words(full):
+    ack = next(a for a in decide(ticket(), full, MON).actions if isinstance(a, AddComment))
+    assert ack.body.splitlines() == [
+        "Thank you for contacting our support. Your request CB-1 has been received and given priority P3.",
+        "We will respond within 4 working hours, by Mon 23 Nov 2026 13:00 GMT.",
+        "Our target for resolving it is 5 working days.",
+    ]
+
+
+def test_templates_see_goals_in_words_and_as_the_policy_writes_them(full):
+    from jsm_bridge.engine import clock_data
+
+    t = ticket(priority="P1", tier="Support Team")
+    data = {name: clock_data(c, full) for name, c in decide(t, full, MON).clocks.items()}
+    assert (data["resolution"]["goal"], data["resolution"]["goal_code"]) == ("24 hours", "24h@always")
+    assert (data["first_response"]["goal"], data["first_response"]["goal_code"]) == (
+        "4 working hours",
+        "4h@office",
+    )
+    assert data["tier"]["goal"] == "1 working day or 12 hours"

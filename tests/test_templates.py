@@ -7,6 +7,7 @@ from jsm_bridge.policy.templates import (
     TemplateError,
     TemplateSet,
     builtin_templates,
+    drop_tag_lines,
     template_problems,
     template_variables,
     variables_for,
@@ -129,3 +130,24 @@ def test_builtin_template_reads_only_what_its_section_provides(section, name):
 
 def test_known_variables_include_the_common_ones():
     assert {"ticket", "policy", "rule", "clocks", "reason", "now"} <= KNOWN_VARIABLES
+
+
+def test_a_tag_ending_a_line_of_text_keeps_the_line_break_after_it():
+    source = "{% if a %}First.{% endif %}\n{% if b %}Second.{% endif %}\nThird."
+    assert render(source, a=True, b=True) == "First.\nSecond.\nThird."
+
+
+def test_a_line_holding_only_tags_leaves_no_line_of_its_own():
+    source = "Please reply with:\n{% for p in problems %}- {{ p }}\n{% endfor %}\nThank you."
+    assert render(source, problems=["a", "b"]) == "Please reply with:\n- a\n- b\nThank you."
+
+
+def test_dropping_tag_lines_keeps_error_line_numbers_and_raw_text():
+    [problem] = template_problems("{% if ticket %}\nb\n{% endif %}\n{{ tikcet }}")
+    assert problem.line == 4
+    assert drop_tag_lines("{% raw %}\n{% endif %}\n{% endraw %}") == "{% raw %}\n{% endif %}\n{% endraw %}"
+
+
+def test_template_problems_find_a_clock_key_that_does_not_exist():
+    [problem] = template_problems("{{ clocks.resolution.goall }} {{ clock.goal_code }}")
+    assert "a clock has no 'goall' (did you mean 'goal'?)" in problem.message

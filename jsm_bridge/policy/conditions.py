@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from jsm_bridge.secrets import find_secrets
+from jsm_bridge.secrets import SecretFinding, find_secrets
 from jsm_bridge.ticket import Ticket
 
 Path = tuple[str | int, ...]
@@ -55,6 +55,11 @@ class Condition(ABC):
     @abstractmethod
     def describe(self) -> str:
         """A short human phrase: `priority is P1 or P2`."""
+
+    def explain(self, ticket: Ticket) -> str:
+        """Why the condition holds on this ticket, for reasons agents read; by default `describe()`.
+        Text conditions say which words matched rather than quoting their regular expression."""
+        return self.describe()
 
     def fields(self) -> frozenset[str]:
         """The ticket fields this condition reads (so the gateway asks Jira only for those)."""
@@ -363,8 +368,43 @@ class TextMatches(Condition):
     def describe(self) -> str:
         return f"the ticket's text matches {self.pattern.pattern!r}"
 
+    def explain(self, ticket: Ticket) -> str:
+        found: list[str] = []
+        for source in self.sources:
+            words: list[str] = []
+            for text in ticket_texts(ticket, (source,)):
+                secrets = find_secrets(text)
+                for match in self.pattern.finditer(text):
+                    word = _quoted(text, match, secrets)
+                    if word and word not in words:
+                        words.append(word)
+            if words:
+                where = "a comment from the customer" if source == "comments" else f"the {source}"
+                found.append(f"{where} mentions {_listed(words)}")
+        return " and ".join(found) if found else self.describe()
+
     def fields(self) -> frozenset[str]:
         return frozenset(s for s in self.sources if s != "comments")
+
+
+#: at most this many characters of a matched passage are quoted in a reason
+QUOTE_LIMIT = 40
+
+
+def _quoted(text: str, match: re.Match[str], secrets: Sequence[SecretFinding]) -> str:
+    """The matched words as a reason quotes them: one line, shortened, and never a secret (a match that
+    touches something that looks like a secret is named by its kind instead)."""
+    for secret in secrets:
+        if match.start() < secret.end and secret.start < match.end():
+            return f"[redacted {secret.kind}]"
+    words = " ".join(match.group(0).split())
+    if len(words) > QUOTE_LIMIT:
+        words = words[: QUOTE_LIMIT - 1] + "…"
+    return f"'{words}'" if words else ""
+
+
+def _listed(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def ticket_texts(ticket: Ticket, sources: Sequence[str] = TEXT_SOURCES) -> list[str]:
@@ -441,6 +481,9 @@ class AllOf(_Group):
     def describe(self) -> str:
         return " and ".join(p.describe() for p in self.parts)
 
+    def explain(self, ticket: Ticket) -> str:
+        return " and ".join(p.explain(ticket) for p in self.parts)
+
 
 @register
 @dataclass(frozen=True)
@@ -456,6 +499,10 @@ class AnyOf(_Group):
 
     def describe(self) -> str:
         return " or ".join(p.describe() for p in self.parts)
+
+    def explain(self, ticket: Ticket) -> str:
+        held = [p.explain(ticket) for p in self.parts if p.matches(ticket)]
+        return " or ".join(held) if held else self.describe()
 
 
 @register

@@ -178,6 +178,22 @@ def limit_deadline(
     return min(ends)
 
 
+_UNIT_WORDS = {"w": "week", "d": "day", "h": "hour", "m": "minute", "s": "second"}
+
+
+def human_duration(duration: Duration, working: bool) -> str:
+    """A duration in words for customers: `4 working hours`, `5 working days`, `24 hours`, `1 day and
+    4 hours`. `working` says whether it is counted on a business calendar (not around the clock)."""
+    match = _DURATION.match(duration.text)
+    parts = _PART.findall(match.group(1)) if match else []
+    words = []
+    for number, unit in parts:
+        amount = float(number)
+        name = _UNIT_WORDS[unit] + ("" if amount == 1 else "s")
+        words.append(f"{amount:g} {'working ' if working else ''}{name}")
+    return " and ".join(words) if words else duration.text
+
+
 def format_duration(value: timedelta) -> str:
     """A duration for people: `45m`, `3h 20m`, `2d 4h` (days of 24 hours), `0m` for nothing."""
     seconds = int(abs(value.total_seconds()))

@@ -5,6 +5,7 @@ Undefined variables are errors, never empty strings, so a typo in a template can
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from importlib import resources
@@ -12,6 +13,7 @@ from typing import Any, NamedTuple
 
 import jinja2
 from jinja2 import meta, nodes
+from jinja2.ext import Extension
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from jsm_bridge.secrets import redact
@@ -22,6 +24,11 @@ EXTRA_VARIABLES = frozenset(
     {"problems", "to", "mentions", "point", "clock", "clock_name", "close_at", "waited", "credit", "findings"}
 )
 KNOWN_VARIABLES = COMMON_VARIABLES | EXTRA_VARIABLES
+#: what each clock (`clocks.resolution`, a notify or credit comment's `clock`) holds: `goal` in words for
+#: customers (`4 working hours`), `goal_code` as the policy writes it (`4h@office`)
+CLOCK_VARIABLES = frozenset(
+    {"goal", "goal_code", "elapsed", "remaining", "breached", "breached_by", "breach_at"}
+)
 #: what each section's comments add to COMMON_VARIABLES; every comment also has `mentions` (who it mentions)
 SECTION_VARIABLES: dict[str, frozenset[str]] = {
     "acknowledge": frozenset(),
@@ -66,9 +73,42 @@ def format_mention(person: Any) -> str:
     return f"[~{person}]"
 
 
+#: a line holding only block tags (`{% endif %}`, `{% for x in y %}`), with its line break
+_TAG_LINE = re.compile(r"^[ \t]*((?:\{%(?:[^%]|%(?!\}))*%\}[ \t]*)+)\n", re.MULTILINE)
+_RAW = re.compile(r"\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}", re.DOTALL)
+
+
+def drop_tag_lines(source: str) -> str:
+    """The template with each line that holds only block tags taking its line break with it, while a tag
+    that ends a line of text keeps the break after it (Jinja's `trim_blocks` would eat that one too and
+    run two sentences together). The break goes into a comment, so error line numbers stay right."""
+    out, last = [], 0
+    for raw in _RAW.finditer(source):
+        out.append(_TAG_LINE.sub(_tags_only, source[last : raw.start()]))
+        out.append(raw.group(0))
+        last = raw.end()
+    out.append(_TAG_LINE.sub(_tags_only, source[last:]))
+    return "".join(out)
+
+
+def _tags_only(match: re.Match[str]) -> str:
+    return match.group(1).rstrip() + "{#\n#}"
+
+
+class TagLines(Extension):
+    """Applies `drop_tag_lines` to every template before it is parsed."""
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        return drop_tag_lines(source)
+
+
 def make_environment() -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False, trim_blocks=True
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+        trim_blocks=False,
+        extensions=[TagLines],
     )
     env.filters["when"] = format_when
     env.filters["mention"] = format_mention
@@ -112,6 +152,12 @@ def template_problems(source: str, known: frozenset[str] = KNOWN_VARIABLES) -> l
         line = min(n.lineno for n in tree.find_all(nodes.Name) if n.name == name)
         message = f"unknown variable {name!r}{hint}; templates may use {', '.join(sorted(known))}"
         problems.append(TemplateProblem(line, message))
+    for read in tree.find_all(nodes.Getattr):
+        if _is_clock(read.node) and read.attr not in CLOCK_VARIABLES:
+            close = difflib.get_close_matches(read.attr, sorted(CLOCK_VARIABLES), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            message = f"a clock has no {read.attr!r}{hint}; a clock has {', '.join(sorted(CLOCK_VARIABLES))}"
+            problems.append(TemplateProblem(read.lineno, message))
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         attribute = node.attr if isinstance(node, nodes.Getattr) else _constant(getattr(node, "arg", None))
         if isinstance(attribute, str) and attribute.startswith("_"):
@@ -119,6 +165,15 @@ def template_problems(source: str, known: frozenset[str] = KNOWN_VARIABLES) -> l
                 TemplateProblem(node.lineno, f"attribute {attribute!r} is not available to templates")
             )
     return sorted(problems)
+
+
+def _is_clock(node: nodes.Node) -> bool:
+    """`clock` or `clocks.<name>`: the expressions whose attributes are a clock's keys."""
+    if isinstance(node, nodes.Name):
+        return node.name == "clock"
+    return (
+        isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name) and node.node.name == "clocks"
+    )
 
 
 def _constant(node: nodes.Node | None) -> Any:
