@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "register (or update) the Jira admin webhook that feeds the receiver",
     ),
     "inbox": ("jsm_bridge.inbox_admin", "list, show and replay webhook events in the inbox"),
+    "simulate": ("jsm_bridge.simulate", "replay a scenario with a fake clock and print the timeline"),
 }
 
 
@@ -52,6 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as Unix tools do.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

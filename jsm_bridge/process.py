@@ -9,13 +9,15 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from jsm_bridge.actions import Action
 from jsm_bridge.clock import Clock
+from jsm_bridge.jira.errors import JiraError, NotFound
+from jsm_bridge.jira.gateway import Gateway
 from jsm_bridge.policy.model import Policy
 from jsm_bridge.store import LedgerEntry, Store
 from jsm_bridge.ticket import Ticket
@@ -33,16 +35,6 @@ _PROJECT_SCOPE = re.compile(
 )
 
 
-class Gateway(Protocol):
-    """What the processor needs from the Jira gateway."""
-
-    def fetch_ticket(self, key: str, policy: Policy) -> Ticket: ...
-
-    def search(self, jql: str, fields: Sequence[str], page_size: int) -> Iterable[Any]: ...
-
-    def done_keys(self, key: str) -> Iterable[str]: ...
-
-
 class DecisionLike(Protocol):
     @property
     def actions(self) -> Sequence[Action]: ...
@@ -52,7 +44,7 @@ class DecisionLike(Protocol):
 
 
 DecideFn = Callable[[Ticket, Policy, datetime], DecisionLike]
-ExecuteFn = Callable[[Action, Any, Policy], object]
+ExecuteFn = Callable[[Action, Gateway, Policy], object]
 
 OutcomeStatus = Literal["done", "skipped", "failed", "planned"]
 
@@ -136,7 +128,7 @@ class TicketProcessor:
     `decide` and `execute` default to the engine's decide() and the Jira executor's execute(); tests
     pass their own. `holder` names this instance in ledger claims (host:pid is a good choice)."""
 
-    gateway: Any
+    gateway: Gateway
     store: Store
     policies: Sequence[Policy]
     clock: Clock
@@ -161,16 +153,22 @@ class TicketProcessor:
     # -- processing --
 
     def process(self, key: str, policy: Policy) -> ProcessResult:
-        """Fetch the ticket, decide what is due, and carry out each due action once."""
+        """Fetch the ticket, decide what is due, and carry out each due action once.
+
+        Errors reading the ticket (JiraError, NotFound for a deleted one) and StoreError propagate:
+        the caller retries the whole ticket later. Errors carrying out an action do not: they are
+        recorded in the ledger and the action stays owed."""
         assert self.decide is not None and self.execute is not None
         now = self.clock.now()
         # Always re-read: search results and webhook bodies may be stale.
-        ticket = self.gateway.fetch_ticket(key, policy)
-        if ticket is None:
-            _log("not_acting", ticket=key, policy=policy.name, reason="ticket not found")
+        try:
+            ticket = self.gateway.fetch_ticket(key, policy)
+        except NotFound:
+            # Deleted, or no longer visible: stop waking up for it, and let the caller know.
+            _log("not_acting", ticket=key, policy=policy.name, reason="ticket not found in Jira")
             if not self.dry_run:
                 self.store.cache_forget(key)
-            return ProcessResult(ticket=key, policy=policy.name, dry_run=self.dry_run)
+            raise
         ticket = ticket.with_done(*self.store.ledger_done_keys(key))
         decision = self.decide(ticket, policy, now)
         actions = list(decision.actions)
@@ -251,23 +249,27 @@ class TicketProcessor:
         message = f"{type(error).__name__}: {error}"
         retry_at = self._retry_at(error, attempts)
         self.store.ledger_failed(action.key, message, retry_at)
-        level = logging.WARNING if _is_jira_error(error) else logging.ERROR
         _log(
             "action_failed",
-            level=level,
+            level=logging.WARNING if _retryable(error) else logging.ERROR,
             **fields,
             attempts=attempts,
             error=message,
             retry_at=retry_at if retry_at is not None else "never",
         )
-        if not _is_jira_error(error):
-            log.debug("action_failed traceback", exc_info=error)
+        if not isinstance(error, JiraError):
+            log.error("action_failed_unexpectedly key=%s", action.key, exc_info=error)
         return Outcome(action, "failed", message, retry_at, owed=retry_at is not None)
 
     def _retry_at(self, error: Exception, attempts: int) -> datetime | None:
+        """Retryable Jira errors back off exponentially (longer when Jira says so); an error that
+        repeating will not cure (a refused request, a missing transition) is retried only at the
+        longest interval, in case someone fixes the workflow or the policy meanwhile."""
         delay = self.backoff.delay(attempts)
         if delay is None:
             return None
+        if not _retryable(error):
+            delay = self.backoff.cap
         retry_after = _seconds(getattr(error, "retry_after", None))
         if retry_after is not None:
             delay = max(delay, retry_after)
@@ -321,7 +323,7 @@ class TicketProcessor:
             if entry.ticket not in known:
                 try:
                     known[entry.ticket] = frozenset(self.gateway.done_keys(entry.ticket))
-                except Exception as error:  # Jira unreachable: leave the claim for the next reconcile
+                except JiraError as error:  # Jira unreachable: leave the claim for the next reconcile
                     _log("reconcile_deferred", level=logging.WARNING, ticket=entry.ticket, error=error)
                     known[entry.ticket] = None
             keys = known[entry.ticket]
@@ -340,9 +342,11 @@ class TicketProcessor:
                 done.append(entry.key)
             else:
                 if not self.dry_run:
+                    now = self.clock.now()
                     self.store.ledger_failed(
-                        entry.key, "claim left pending by a crash; Jira has no done key", self.clock.now()
+                        entry.key, "claim left pending by a crash; Jira has no done key", now
                     )
+                    self.store.cache_wake(entry.ticket, now)  # so the due-check carries it out soon
                 _log("reconcile_released", **fields, reason="Jira has no done key")
                 released.append(entry.key)
         return ReconcileResult(tuple(done), tuple(released), tuple(unresolved))
@@ -373,8 +377,8 @@ def _why_not_claimed(entry: LedgerEntry | None) -> str:
     return f"failed, next attempt at {_text(entry.retry_at)}"
 
 
-def _is_jira_error(error: Exception) -> bool:
-    return any(cls.__name__ == "JiraError" for cls in type(error).__mro__)
+def _retryable(error: Exception) -> bool:
+    return isinstance(error, JiraError) and error.retryable
 
 
 def _seconds(value: Any) -> timedelta | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,14 @@ def find_secrets(text: str) -> list[SecretFinding]:
     """Every secret-looking span in `text`, in order of position."""
     if not text:
         return []
+    return list(_find_secrets(text))
+
+
+@lru_cache(maxsize=4096)
+def _find_secrets(text: str) -> tuple[SecretFinding, ...]:
+    # The sweeper looks at the same tickets again and again: their texts are scanned once.
     found = [SecretFinding(kind, m.start()) for kind, pattern in _PATTERNS for m in pattern.finditer(text)]
-    return sorted(found, key=lambda f: f.start)
+    return tuple(sorted(found, key=lambda f: f.start))
 
 
 def redact(text: str) -> str:

@@ -8,6 +8,8 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -276,15 +278,30 @@ def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url)
-    if backend == "postgresql":
+        engine = _sqlite_engine(url)
+    elif backend == "postgresql":
         connect_args: dict[str, Any] = {}
-        if parsed.get_driver_name() == "psycopg":
+        if parsed.get_driver_name() == "psycopg" and "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = 5
-        return sa.create_engine(
-            url, pool_pre_ping=True, json_serializer=_dumps, connect_args=connect_args, future=True
-        )
-    return sa.create_engine(url, pool_pre_ping=True, json_serializer=_dumps)
+        engine = sa.create_engine(url, pool_pre_ping=True, json_serializer=_dumps, connect_args=connect_args)
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True, json_serializer=_dumps)
+    _never_share_connections_across_fork(engine)
+    return engine
+
+
+def _never_share_connections_across_fork(engine: Engine) -> None:
+    """A pooled connection opened before a fork (gunicorn --preload) is not reused in the child."""
+
+    @event.listens_for(engine, "connect")
+    def _remember_pid(_dbapi_connection: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _check_pid(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise exc.DisconnectionError("connection opened in another process; opening a new one")
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -310,7 +327,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
         if not memory:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
@@ -321,6 +338,22 @@ def _sqlite_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch a SQLite file to WAL. The switch needs an exclusive lock and SQLite does not wait for it
+    (the busy timeout does not apply), so two processes opening a new file at once retry here."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _lock_id(name: str) -> int:
@@ -814,6 +847,21 @@ class Store:
             value = conn.execute(sa.select(sa.func.min(ticket_cache.c.next_due))).scalar()
         return _from_db(value)
 
+    def cache_wake(self, ticket: str, at: datetime) -> int:
+        """Bring a cached ticket's next_due forward to `at` (under every policy it is cached for);
+        returns how many rows changed. Later times are left as they are."""
+        at = _aware(at)
+        with self._write() as conn:
+            result = conn.execute(
+                ticket_cache.update()
+                .where(
+                    ticket_cache.c.ticket == ticket,
+                    sa.or_(ticket_cache.c.next_due.is_(None), ticket_cache.c.next_due > at),
+                )
+                .values(next_due=at, updated_at=self._now())
+            )
+            return int(result.rowcount or 0)
+
     def cache_forget(self, ticket: str) -> None:
         with self._write() as conn:
             conn.execute(ticket_cache.delete().where(ticket_cache.c.ticket == ticket))
@@ -923,7 +971,7 @@ class Store:
                 for row in conn.execute(query)
             ]
 
-    # -- helpers --
+    # -- dialect specifics --
 
     def _insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL both do)."""

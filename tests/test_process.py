@@ -15,6 +15,7 @@ import pytest
 
 from jsm_bridge.actions import Action, AddComment, Label
 from jsm_bridge.clock import ManualClock
+from jsm_bridge.jira.errors import BadRequest, JiraUnavailable, NotFound, RateLimited
 from jsm_bridge.policy import Policy, load_policy
 from jsm_bridge.process import Backoff, TicketProcessor, scope_projects
 from jsm_bridge.store import Store
@@ -22,16 +23,6 @@ from jsm_bridge.ticket import Ticket
 from tests.stores import BACKENDS, database_url
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-
-class JiraError(Exception):
-    """Stands in for the gateway's base error: the processor records any failure the same way."""
-
-
-class RateLimited(JiraError):
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"rate limited, retry after {retry_after}s")
-        self.retry_after = retry_after
 
 
 class RecordingGateway:
@@ -47,8 +38,10 @@ class RecordingGateway:
         self.jira_down = False
         self.lock = threading.Lock()
 
-    def fetch_ticket(self, key: str, policy: Policy) -> Ticket | None:
-        return self.tickets.get(key)
+    def fetch_ticket(self, key: str, policy: Policy) -> Ticket:
+        if key not in self.tickets:
+            raise NotFound(f"{key}: no such issue", status=404, ticket=key)
+        return self.tickets[key]
 
     def search(self, jql: str, fields: list[str], page_size: int) -> list[dict[str, Any]]:
         self.searches.append(jql)
@@ -56,7 +49,7 @@ class RecordingGateway:
 
     def done_keys(self, key: str) -> frozenset[str]:
         if self.jira_down:
-            raise JiraError("Jira unavailable")
+            raise JiraUnavailable("Jira unavailable", status=503)
         return frozenset(self.properties.get(key, ()))
 
     def record_done(self, key: str, action_key: str) -> None:
@@ -234,14 +227,14 @@ def test_an_action_claimed_elsewhere_is_skipped_and_later_actions_wait_for_it(
 def test_a_failed_action_stays_owed_and_is_retried_after_backoff(
     gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
 ) -> None:
-    gateway.failures["CB-1:ack"] = [JiraError("Jira answered 502")]
+    gateway.failures["CB-1:ack"] = [JiraUnavailable("Jira answered 502", status=502)]
     runner = processor(gateway, store, [policy], clock, backoff=Backoff(base=timedelta(minutes=1)))
     first = runner.process("CB-1", policy)
     assert [o.status for o in first.outcomes] == ["failed", "skipped"]
     assert first.outcomes[0].retry_at == T0 + timedelta(minutes=1)
     owed = store.ledger_get("CB-1:ack")
     assert owed is not None
-    assert (owed.state, owed.error) == ("failed", "JiraError: Jira answered 502")
+    assert (owed.state, owed.error) == ("failed", "JiraUnavailable: Jira answered 502")
 
     clock.advance(timedelta(seconds=30))
     assert runner.process("CB-1", policy).done == ()
@@ -253,7 +246,7 @@ def test_a_failed_action_stays_owed_and_is_retried_after_backoff(
 def test_the_ticket_comes_back_when_its_failed_action_is_due_again(
     gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
 ) -> None:
-    gateway.failures["CB-1:ack"] = [JiraError("timeout")]
+    gateway.failures["CB-1:ack"] = [JiraUnavailable("timeout")]
     result = processor(gateway, store, [policy], clock).process("CB-1", policy)
     assert result.next_due == T0 + timedelta(minutes=1)
     assert store.cache_due(T0 + timedelta(minutes=1)) == [("CB-1", "capital-bytes")]
@@ -262,7 +255,7 @@ def test_the_ticket_comes_back_when_its_failed_action_is_due_again(
 def test_backoff_doubles_with_each_failed_attempt(
     gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
 ) -> None:
-    gateway.failures["CB-1:ack"] = [JiraError("down"), JiraError("down"), JiraError("down")]
+    gateway.failures["CB-1:ack"] = [JiraUnavailable("down")] * 3
     runner = processor(gateway, store, [policy], clock, backoff=Backoff(base=timedelta(minutes=1)))
     waits = []
     for _ in range(3):
@@ -277,7 +270,9 @@ def test_backoff_doubles_with_each_failed_attempt(
 def test_a_rate_limited_action_waits_as_long_as_jira_asks(
     gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
 ) -> None:
-    gateway.failures["CB-1:ack"] = [RateLimited(retry_after=300)]
+    gateway.failures["CB-1:ack"] = [
+        RateLimited("slow down", retry_after=300, reason="jira-per-issue-on-write", scope="issue")
+    ]
     result = processor(gateway, store, [policy], clock).process("CB-1", policy)
     assert result.outcomes[0].retry_at == T0 + timedelta(seconds=300)
 
@@ -285,7 +280,7 @@ def test_a_rate_limited_action_waits_as_long_as_jira_asks(
 def test_an_action_is_given_up_after_its_last_attempt(
     gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
 ) -> None:
-    gateway.failures["CB-1:ack"] = [JiraError("field missing")] * 2
+    gateway.failures["CB-1:ack"] = [JiraUnavailable("down")] * 2
     runner = processor(gateway, store, [policy], clock, backoff=Backoff(max_attempts=2))
     runner.process("CB-1", policy)
     clock.advance(timedelta(hours=1))
@@ -320,13 +315,32 @@ def test_a_dry_run_decides_but_writes_nothing(
     assert store.cache_get("CB-1", "capital-bytes") is None
 
 
-def test_a_ticket_jira_no_longer_has_is_forgotten(
+def test_a_ticket_jira_no_longer_has_is_forgotten_and_reported(
     gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
 ) -> None:
     store.cache_put("CB-404", "capital-bytes", T0, None)
-    result = processor(gateway, store, [policy], clock).process("CB-404", policy)
-    assert result.outcomes == ()
+    with pytest.raises(NotFound):
+        processor(gateway, store, [policy], clock).process("CB-404", policy)
     assert store.cache_get("CB-404", "capital-bytes") is None
+
+
+def test_a_refused_action_is_retried_only_at_the_longest_interval(
+    gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
+) -> None:
+    gateway.failures["CB-1:ack"] = [BadRequest("comment body too long", status=400)]
+    runner = processor(gateway, store, [policy], clock, backoff=Backoff(cap=timedelta(hours=1)))
+    result = runner.process("CB-1", policy)
+    assert result.outcomes[0].retry_at == T0 + timedelta(hours=1)
+
+
+def test_an_unexpected_error_is_recorded_not_left_pending(
+    gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
+) -> None:
+    gateway.failures["CB-1:ack"] = [KeyError("template variable")]
+    result = processor(gateway, store, [policy], clock).process("CB-1", policy)
+    assert result.outcomes[0].status == "failed"
+    entry = store.ledger_get("CB-1:ack")
+    assert entry is not None and entry.state == "failed" and entry.retry_at is not None
 
 
 def test_not_acting_is_logged_with_ticket_rule_action_key_and_reason(
@@ -380,7 +394,9 @@ def test_reconcile_releases_a_claim_jira_has_no_trace_of_and_it_is_then_done(
     action = crashed_claim(store, gateway, policy)
     clock.advance(timedelta(minutes=15))
     runner = processor(gateway, store, [policy], clock)
+    store.cache_put("CB-1", "capital-bytes", T0 + timedelta(days=1), None)
     assert runner.reconcile(timedelta(minutes=10)).released == (action.key,)
+    assert store.cache_due(clock.now()) == [("CB-1", "capital-bytes")]
     runner.process("CB-1", policy)
     assert gateway.writes.count(action.key) == 1
     entry = store.ledger_get(action.key)
@@ -471,3 +487,101 @@ def test_something_that_is_not_an_issue_key_has_no_policy(
     vip = write_policy(tmp_path, "vip", "labels = vip")
     assert processor(gateway, store, [vip], clock).policy_for("CB-1 OR key = X-1") is None
     assert gateway.searches == []
+
+
+# --- with the engine's decide() and the gateway's executor ---
+
+
+class JiraSite(RecordingGateway):
+    """A Jira that applies the executor's writes to its tickets, so later reads see them."""
+
+    def set_priority(self, key: str, jira_priority_name: str) -> None:
+        self._write(key, f"priority={jira_priority_name}")
+
+    def add_comment(self, key: str, body: str, public: bool, mentions: tuple[str, ...] = ()) -> str:
+        self._write(key, f"comment={body}")
+        return "10001"
+
+    def transition(self, key: str, to: str, resolution: str | None = None, fields: Any = None) -> None:
+        self._write(key, f"status={to}")
+
+    def edit_fields(self, key: str, values: dict[str, Any]) -> None:
+        self._write(key, f"fields={values}")
+
+    def add_labels(self, key: str, labels: tuple[str, ...]) -> None:
+        self._write(key, f"labels+={list(labels)}")
+
+    def remove_labels(self, key: str, labels: tuple[str, ...]) -> None:
+        self._write(key, f"labels-={list(labels)}")
+
+    def assign(self, key: str, user: str | None) -> None:
+        self._write(key, f"assignee={user}")
+
+    def fetch_ticket(self, key: str, policy: Policy) -> Ticket:
+        ticket = super().fetch_ticket(key, policy)
+        return ticket.with_done(*self.done_keys(key))
+
+    def _write(self, key: str, what: str) -> None:
+        time.sleep(0.01)
+        with self.lock:
+            self.writes.append(f"{key} {what}")
+
+
+ENGINE_POLICY = """policy: capital-bytes
+scope: {jql: 'project = CB'}
+priorities:
+  P1: {jira: Highest}
+  P2: {jira: High}
+classify:
+  - id: urgent
+    when: {field: labels, contains: urgent}
+    priority: P1
+acknowledge: {template: acknowledge}
+"""
+
+
+@pytest.fixture
+def site() -> JiraSite:
+    created = Ticket(
+        key="CB-1",
+        created=T0,
+        status="Open",
+        priority="P2",
+        reporter="customer",
+        labels=frozenset({"urgent"}),
+        fields={"summary": "Site down"},
+    )
+    return JiraSite(created)
+
+
+def test_with_the_engine_each_action_reaches_jira_once_however_often_and_wherever_it_runs(
+    site: JiraSite, stores: Callable[[], Store], clock: ManualClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "capital-bytes.yaml"
+    path.write_text(ENGINE_POLICY)
+    policy = load_policy(path)
+    runners = [TicketProcessor(site, stores(), [policy], clock, f"host-{i}") for i in range(3)]
+    barrier = threading.Barrier(len(runners))
+    errors: list[BaseException] = []
+
+    def run(runner: TicketProcessor) -> None:
+        try:
+            barrier.wait()
+            runner.process("CB-1", policy)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in runners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    clock.advance(timedelta(minutes=5))
+    runners[0].process("CB-1", policy)
+
+    assert site.writes[0] == "CB-1 priority=Highest"
+    assert len(site.writes) == 2
+    assert site.writes[1].startswith("CB-1 comment=Thank you for contacting our support.")
+    assert site.properties["CB-1"] == {"CB-1:classify", "CB-1:ack"}
+    assert runners[1].store.ledger_done_keys("CB-1") == {"CB-1:classify", "CB-1:ack"}

@@ -161,3 +161,12 @@ def test_cli_offers_the_sandbox_subcommand() -> None:
         ["sandbox", "--port", "0", "--flavor", "datacenter", "--database", "x.db"]
     )
     assert (args.command, args.port, args.flavor, args.database) == ("sandbox", 0, "datacenter", "x.db")
+
+
+def test_a_given_clock_wins_over_the_stored_one(tmp_path) -> None:
+    database = str(tmp_path / "sandbox.db")
+    with SandboxServer(clock=ManualClock(START), database=database) as sandbox:
+        create(sandbox)
+    later = START + timedelta(days=3)
+    with SandboxServer(clock=ManualClock(later), database=database) as sandbox:
+        assert sandbox.clock.now() == later

@@ -224,3 +224,44 @@ def test_any_credentials_are_accepted_without_a_configured_token(sandbox: Sandbo
         requests.get(f"{sandbox.url}/rest/api/2/myself", headers={"Authorization": "Bearer x"}).status_code
         == 200
     )
+
+
+def test_select_field_with_listed_options_refuses_others() -> None:
+    from jsm_bridge.sandbox import Catalog, CustomField
+
+    catalog = Catalog().with_custom_fields(
+        CustomField("customfield_10100", "Region", "select", ("EMEA", "APAC"))
+    )
+    with SandboxServer(catalog=catalog) as sandbox:
+        url = f"{sandbox.url}/rest/api/2/issue"
+        base = {"project": {"key": "CB"}, "summary": "x"}
+        assert (
+            requests.post(url, json={"fields": {**base, "customfield_10100": {"value": "EMEA"}}}).status_code
+            == 201
+        )
+        refused = requests.post(url, json={"fields": {**base, "customfield_10100": {"value": "Mars"}}})
+        assert refused.status_code == 400 and "customfield_10100" in refused.json()["errors"]
+
+
+def test_request_type_reads_as_a_service_desk_request_type(sandbox: SandboxServer) -> None:
+    key = create(sandbox, customfield_10010="Report a system problem")
+    value = get(sandbox, f"/rest/api/2/issue/{key}", fields="customfield_10010").json()["fields"][
+        "customfield_10010"
+    ]
+    assert value["requestType"]["name"] == "Report a system problem"
+
+
+def test_expand_names_maps_field_ids_to_names(sandbox: SandboxServer) -> None:
+    key = create(sandbox)
+    names = get(
+        sandbox, f"/rest/api/2/issue/{key}", fields="summary,customfield_10050", expand="names"
+    ).json()["names"]
+    assert names == {"summary": "Summary", "customfield_10050": "Tier"}
+
+
+def test_concurrent_clients_get_distinct_keys(sandbox: SandboxServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        created = list(pool.map(lambda _: create(sandbox), range(40)))
+    assert sorted(created, key=lambda k: int(k.split("-")[1])) == [f"CB-{n}" for n in range(1, 41)]

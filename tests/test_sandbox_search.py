@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from jsm_bridge.clock import ManualClock
-from jsm_bridge.sandbox import SandboxServer
+from jsm_bridge.sandbox import Faults, SandboxServer
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -209,3 +209,66 @@ def test_ten_thousand_open_tickets_can_be_paged_through() -> None:
         ).json()
     assert total == 10_000
     assert len(ids["issues"]) == 5000 and ids["isLast"] is False
+
+
+@pytest.mark.parametrize(
+    ("jql", "projects"),
+    [
+        ("project = CB", {"CB"}),
+        ("project in (CB, OPS) AND status = Open", {"CB", "OPS"}),
+        ("project = CB AND project in (CB, OPS)", {"CB"}),
+        ("project = CB OR project = OPS", {"CB", "OPS"}),
+        ("project = CB OR status = Open", None),
+        ("NOT project = CB", None),
+        ("status = Open", None),
+    ],
+)
+def test_queries_limited_to_projects_look_only_at_those_projects(jql: str, projects: set[str] | None) -> None:
+    from jsm_bridge.sandbox.catalog import Catalog
+    from jsm_bridge.sandbox.jql import compile_jql
+
+    assert compile_jql(jql, Catalog()).projects == (frozenset(projects) if projects else None)
+
+
+def test_search_lag_shows_the_state_before_recent_changes(tickets: SandboxServer) -> None:
+    tickets.faults = Faults(search_lag_seconds=60)
+    tickets.state.transition("CB-1", "51", None, None, "agent")  # Escalate
+    tickets.state.create_issue({"project": {"key": "CB"}, "summary": "Brand new"}, "agent")
+    assert keys(tickets, "project = CB AND status = Open") == ["CB-1"]
+    assert keys(tickets, "project = CB") == ["CB-1", "CB-2", "CB-3"]
+    current = requests.get(f"{tickets.url}/rest/api/2/issue/CB-1").json()["fields"]["status"]["name"]
+    assert current == "Escalated"
+    tickets.clock.advance(timedelta(seconds=61))
+    assert keys(tickets, "project = CB AND status = Escalated") == ["CB-1"]
+    assert keys(tickets, "project = CB") == ["CB-1", "CB-2", "CB-3", "CB-4"]
+
+
+def test_searched_issues_render_their_lagging_state(tickets: SandboxServer) -> None:
+    requests.post(f"{tickets.url}/_sandbox/faults", json={"search_lag_seconds": 30})
+    tickets.state.update_issue("CB-1", {"summary": "Renamed"}, None, "agent")
+    issue = search(tickets, "key = CB-1", fields="summary").json()["issues"][0]
+    assert issue["fields"]["summary"] == "Site down"
+
+
+def test_search_returns_asked_issue_properties(tickets: SandboxServer) -> None:
+    tickets.state.set_property("CB-1", "jsm-bridge", {"done": ["CB-1:tier:Development"]})
+    issues = search(tickets, "project = CB ORDER BY key", fields="summary", properties="jsm-bridge").json()[
+        "issues"
+    ]
+    assert issues[0]["properties"] == {"jsm-bridge": {"done": ["CB-1:tier:Development"]}}
+    assert issues[1]["properties"] == {}
+
+
+def test_get_issue_returns_asked_issue_properties(tickets: SandboxServer) -> None:
+    tickets.state.set_property("CB-1", "jsm-bridge", {"done": []})
+    issue = requests.get(f"{tickets.url}/rest/api/2/issue/CB-1", params={"properties": "*all"}).json()
+    assert issue["properties"] == {"jsm-bridge": {"done": []}}
+
+
+def test_users_are_found_by_name_or_account_id(tickets: SandboxServer) -> None:
+    tickets.state.assign("CB-2", {"accountId": "5b10ac8d82e05b22cc7d4ef5"}, "agent")
+    agent = requests.get(f"{tickets.url}/rest/api/2/myself", auth=("agent", "t")).json()["accountId"]
+    assert keys(tickets, "assignee = 5b10ac8d82e05b22cc7d4ef5") == ["CB-2"]
+    assert keys(tickets, f"reporter = {agent} AND project = CB") == ["CB-1", "CB-2", "CB-3"]
+    assert keys(tickets, "reporter = agent AND assignee is EMPTY AND project = CB") == ["CB-1", "CB-3"]
+    assert keys(tickets, "assignee in (5b10ac8d82e05b22cc7d4ef5, nobody)") == ["CB-2"]

@@ -122,7 +122,8 @@ def test_assignment_is_an_issue_assigned_event(sandbox: SandboxServer, listener:
     requests.put(f"{sandbox.url}/rest/api/2/issue/CB-1/assignee", json={"accountId": "agent-7"})
     body = listener.wait_for(1)[0].json()
     assert body["issue_event_type_name"] == "issue_assigned"
-    assert body["changelog"]["items"][0]["fieldId"] == "assignee"
+    item = body["changelog"]["items"][0]
+    assert item["fieldId"] == "assignee" and item["to"] == body["issue"]["fields"]["assignee"]["accountId"]
 
 
 def test_comment_created_carries_issue_and_jsd_public_on_cloud(

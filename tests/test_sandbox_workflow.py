@@ -109,3 +109,38 @@ def test_transition_can_add_a_comment(sandbox: SandboxServer) -> None:
     )
     assert [c.body for c in sandbox.state.issue("CB-1").comments] == ["Which site?"]
     assert transitions(sandbox)["Back to support"]["to"]["name"] == "Waiting for support"
+
+
+def test_transition_fields_expand_shows_resolution_on_done_transitions(sandbox: SandboxServer) -> None:
+    body = requests.get(
+        f"{sandbox.url}/rest/api/2/issue/CB-1/transitions", params={"expand": "transitions.fields"}
+    ).json()
+    offered = {t["name"]: t for t in body["transitions"]}
+    assert "resolution" in offered["Resolve"]["fields"]
+    assert offered["Escalate"]["fields"] == {}
+
+
+def test_jsm_automation_moves_a_ticket_when_the_customer_replies() -> None:
+    with SandboxServer(clock=ManualClock(START), jsm_automation=True) as sandbox:
+        state = sandbox.state
+        state.create_issue({"project": {"key": "CB"}, "summary": "Site down"}, "customer")
+        state.transition("CB-1", "21", None, None, "agent")  # Wait for customer
+        requests.post(
+            f"{sandbox.url}/rest/api/2/issue/CB-1/comment",
+            json={"body": "Here it is"},
+            auth=("customer", "t"),
+        )
+        assert state.issue("CB-1").status == "Waiting for support"
+        assert state.issue("CB-1").changelog[-1].author == "automation"
+        requests.post(
+            f"{sandbox.url}/rest/api/2/issue/CB-1/comment", json={"body": "Thanks"}, auth=("agent", "t")
+        )
+        assert state.issue("CB-1").status == "Waiting for customer"
+
+
+def test_without_jsm_automation_comments_leave_the_status_alone(sandbox: SandboxServer) -> None:
+    sandbox.state.transition("CB-1", "21", None, None, "agent")
+    requests.post(
+        f"{sandbox.url}/rest/api/2/issue/CB-1/comment", json={"body": "Here it is"}, auth=("customer", "t")
+    )
+    assert sandbox.state.issue("CB-1").status == "Waiting for customer"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import os
 import subprocess
 import sys
@@ -516,6 +518,15 @@ def test_cache_forget_drops_the_ticket_under_every_policy(store: Store) -> None:
     assert store.cache_get("CB-1", "a") is None
 
 
+def test_cache_wake_brings_next_due_forward_but_never_back(store: Store) -> None:
+    store.cache_put("CB-1", "a", T0 + timedelta(days=1), None)
+    store.cache_put("CB-1", "b", None, None)
+    store.cache_put("CB-2", "a", T0 - timedelta(hours=1), None)
+    assert store.cache_wake("CB-1", T0) == 2
+    assert store.cache_wake("CB-2", T0) == 0
+    assert store.cache_due(T0) == [("CB-2", "a"), ("CB-1", "a"), ("CB-1", "b")]
+
+
 def test_earliest_due_is_none_when_nothing_is_waiting(store: Store) -> None:
     assert store.earliest_due() is None
 
@@ -649,3 +660,56 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
 def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="naive"):
         store.cache_put("CB-1", "p", datetime(2026, 11, 24, 9, 0), None)
+
+
+# --- the interface other parts code against ---
+
+INTERFACE = {
+    "__init__": ["self", "url", "clock", "dedupe_window"],
+    "migrate": ["self"],
+    "ping": ["self"],
+    "inbox_add": ["self", "entry"],
+    "inbox_add_many": ["self", "entries"],
+    "inbox_claim": ["self", "worker", "limit", "lease"],
+    "inbox_done": ["self", "event_id"],
+    "inbox_retry": ["self", "event_id", "error", "at"],
+    "inbox_dead": ["self", "event_id", "error"],
+    "inbox_list": ["self", "state", "limit"],
+    "inbox_get": ["self", "event_id"],
+    "inbox_replay": ["self", "event_id"],
+    "inbox_depth": ["self"],
+    "ledger_claim": ["self", "action", "holder"],
+    "ledger_done": ["self", "key"],
+    "ledger_failed": ["self", "key", "error", "retry_at"],
+    "ledger_get": ["self", "key"],
+    "ledger_pending": ["self", "older_than"],
+    "ledger_done_keys": ["self", "ticket"],
+    "ledger_entries": ["self", "ticket"],
+    "cache_put": ["self", "ticket", "policy", "next_due", "snapshot"],
+    "cache_due": ["self", "now"],
+    "earliest_due": ["self"],
+    "cache_forget": ["self", "ticket"],
+    "acquire_lease": ["self", "name", "holder", "ttl"],
+    "release_lease": ["self", "name", "holder"],
+    "advisory_lock": ["self", "name", "ttl"],
+    "sweep_started": ["self", "policy"],
+    "sweep_finished": ["self", "run_id", "tickets", "actions", "error"],
+}
+
+
+@pytest.mark.parametrize("method", sorted(INTERFACE))
+def test_the_store_keeps_the_interface_the_receiver_and_sweeper_code_against(method: str) -> None:
+    assert list(inspect.signature(getattr(Store, method)).parameters) == INTERFACE[method]
+
+
+def test_inbox_entries_keep_their_field_names() -> None:
+    names = [f.name for f in dataclasses.fields(InboxEntry)]
+    assert names == [
+        "delivery_id",
+        "content_hash",
+        "event_type",
+        "issue_key",
+        "payload",
+        "received_at",
+        "flavor",
+    ]

@@ -17,9 +17,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from jsm_bridge.sandbox.catalog import STATUS_CATEGORIES
+from jsm_bridge.sandbox.catalog import ISSUE_TYPES, RESOLUTIONS, STATUS_CATEGORIES
 from jsm_bridge.sandbox.faults import FaultInjector, Faults
-from jsm_bridge.sandbox.jql import JqlError, compile_jql
+from jsm_bridge.sandbox.jql import JqlError, Query, compile_jql
 from jsm_bridge.sandbox.model import Issue, RequestRecord, Webhook
 from jsm_bridge.sandbox.render import CLOUD, Renderer, jira_time, parse_field_list
 from jsm_bridge.sandbox.state import JiraError, SandboxState, is_internal
@@ -197,7 +197,7 @@ class SandboxApp:
         with self.state.lock:
             return handler(request, user, **values)
 
-    # --- helpers -----------------------------------------------------------------------------
+    # --- request parsing -----------------------------------------------------------------------------
     @staticmethod
     def body(request: Request) -> dict[str, Any]:
         if not request.data:
@@ -211,10 +211,24 @@ class SandboxApp:
         return data
 
     def issue_json(
-        self, issue: Issue, version: int, wanted: set[str] | None, expand: set[str], default: str
+        self,
+        issue: Issue,
+        version: int,
+        wanted: set[str] | None,
+        expand: set[str],
+        default: str,
+        properties: set[str] | None = None,
     ) -> dict[str, Any]:
+        """The issue's JSON; `properties` (names or `*all`) adds those issue properties, as Jira does."""
         project_id, project_name = self.state.project_info(issue.project)
-        return self.renderer.issue(issue, project_name, project_id, version, wanted, expand, default)
+        body = self.renderer.issue(issue, project_name, project_id, version, wanted, expand, default)
+        if properties:
+            body["properties"] = {
+                name: value
+                for name, value in issue.properties.items()
+                if "*all" in properties or name in properties
+            }
+        return body
 
     @staticmethod
     def int_arg(value: Any, name: str, default: int) -> int:
@@ -282,8 +296,6 @@ class SandboxApp:
         return json_response(list(STATUS_CATEGORIES.values()))
 
     def on_resolutions(self, request: Request, user: str, version: int) -> Response:
-        from jsm_bridge.sandbox.catalog import RESOLUTIONS
-
         return json_response([self.renderer.resolution(name) for _, name in RESOLUTIONS])
 
     def on_projects(self, request: Request, user: str, version: int) -> Response:
@@ -368,7 +380,6 @@ class SandboxApp:
     def on_createmeta(self, request: Request, user: str, version: int) -> Response:
         fields_response = self.on_fields(request, user, version)
         all_fields = {f["id"]: f for f in json.loads(fields_response.get_data())}
-        from jsm_bridge.sandbox.catalog import ISSUE_TYPES
 
         def meta(field: dict[str, Any]) -> dict[str, Any]:
             return {
@@ -406,7 +417,7 @@ class SandboxApp:
             args["fields"] = ",".join(request.args.getlist("fields"))
         return args
 
-    def _query(self, jql: str | None):  # type: ignore[no-untyped-def]
+    def _query(self, jql: str | None) -> Query:
         try:
             return compile_jql(jql or "", self.state.catalog)
         except JqlError as error:
@@ -424,8 +435,11 @@ class SandboxApp:
         matches = self.state.search(query)
         page = matches[offset : offset + limit]
         expand = self.expand_arg(args.get("expand"))
+        properties = parse_field_list(args.get("properties"))
         issues = [
-            self.issue_json(issue, version, wanted, expand, "*navigable") if wanted else {"id": str(issue.id)}
+            self.issue_json(issue, version, wanted or set(), expand, "*navigable", properties)
+            if wanted or properties
+            else {"id": str(issue.id)}
             for issue in page
         ]
         body: dict[str, Any] = {"issues": issues}
@@ -469,6 +483,7 @@ class SandboxApp:
         limit = min(max(self.int_arg(args.get("maxResults"), "maxResults", 50), 0), 1000)
         matches = self.state.search(query)
         expand = self.expand_arg(args.get("expand"))
+        properties = parse_field_list(args.get("properties"))
         page = matches[start : start + limit]
         return json_response(
             {
@@ -476,7 +491,10 @@ class SandboxApp:
                 "startAt": start,
                 "maxResults": limit,
                 "total": len(matches),
-                "issues": [self.issue_json(issue, version, wanted, expand, "*navigable") for issue in page],
+                "issues": [
+                    self.issue_json(issue, version, wanted, expand, "*navigable", properties)
+                    for issue in page
+                ],
             }
         )
 
@@ -504,7 +522,8 @@ class SandboxApp:
             )
             expand = self.expand_arg(request.args.get("expand"))
             with self.state.lock:
-                return json_response(self.issue_json(issue, version, wanted, expand, "*all"))
+                properties = parse_field_list(request.args.get("properties"))
+                return json_response(self.issue_json(issue, version, wanted, expand, "*all", properties))
         if request.method == "PUT":
             data = self.body(request)
             self.state.update_issue(key, data.get("fields"), data.get("update"), user)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,9 @@ class Faults:
     - `outage_until`: every request answers 503 until the sandbox clock reaches this instant.
     - `webhook_drop` / `webhook_duplicate`: lose a webhook delivery, or deliver it twice.
     - `path`: a regular expression; when set, only matching paths get request faults.
+    - `search_lag_seconds`: searches show an issue as it was before changes made less than this long ago
+      (sandbox clock), and leave out issues created that recently, as Cloud's eventually consistent
+      search does. Reading the issue itself always gives its current state.
     """
 
     rate_limit: float = 0.0
@@ -37,6 +41,7 @@ class Faults:
     webhook_drop: float = 0.0
     webhook_duplicate: float = 0.0
     path: str | None = None
+    search_lag_seconds: float = 0.0
     seed: int = 0
 
     def to_json(self) -> dict[str, Any]:
@@ -74,6 +79,7 @@ class FaultInjector:
 
     def __init__(self, faults: Faults | None = None) -> None:
         self._lock = threading.Lock()
+        self.listeners: list[Callable[[Faults], None]] = []  # told of every new configuration
         self.configure(faults or Faults())
 
     def configure(self, faults: Faults) -> None:
@@ -81,6 +87,8 @@ class FaultInjector:
             self.faults = faults
             self._random = random.Random(faults.seed)
             self._path = re.compile(faults.path) if faults.path else None
+        for listener in self.listeners:
+            listener(faults)
 
     def request(self, path: str, now: datetime) -> Verdict:
         with self._lock:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from jsm_bridge.sandbox.catalog import STATUS_CATEGORIES, Catalog
+from jsm_bridge.sandbox.catalog import STATUS_CATEGORIES, Catalog, User
 from jsm_bridge.sandbox.model import Issue
 
 
@@ -28,6 +28,9 @@ class Query:
     text: str
     predicate: Predicate
     order: tuple[tuple[str, bool], ...]  # (field, descending)
+    # The projects every match must be in, when the query says so (`project = X AND ...`): lets the
+    # state look only at those projects' issues. None means any project.
+    projects: frozenset[str] | None = None
 
     def matches(self, issue: Issue, now: datetime) -> bool:
         return self.predicate(issue, now)
@@ -105,6 +108,8 @@ BUILTIN_FIELDS = {
     "updated",
     "resolutiondate",
 }
+# Fields compared as sets: labels, and users (matched by name, accountId, key or e-mail address).
+LIST_FIELDS = {"labels", "assignee", "reporter"}
 DATE_FIELDS = {"created", "updated", "resolutiondate"}
 ORDER_FIELDS = {"key", "id", "created", "updated", "priority", "status", "resolutiondate"}
 
@@ -114,6 +119,15 @@ class _Parser:
         self.tokens = tokens
         self.position = 0
         self.catalog = catalog
+        self.project_hints: dict[int, frozenset[str]] = {}  # id(predicate) -> projects it is limited to
+
+    def hint(self, predicate: Predicate) -> frozenset[str] | None:
+        return self.project_hints.get(id(predicate))
+
+    def hinted(self, predicate: Predicate, projects: frozenset[str] | None) -> Predicate:
+        if projects is not None:
+            self.project_hints[id(predicate)] = projects
+        return predicate
 
     def peek(self) -> Token | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -130,7 +144,7 @@ class _Parser:
         if not token.keyword(word):
             raise JqlError(f"Error in the JQL Query: Expecting '{word.upper()}' but got '{token.text}'.")
 
-    def parse(self) -> tuple[Predicate, tuple[tuple[str, bool], ...]]:
+    def parse(self) -> tuple[Predicate, tuple[tuple[str, bool], ...], frozenset[str] | None]:
         predicate: Predicate = _always
         if self.peek() is not None and not self.peek_keyword("order"):
             predicate = self.parse_or()
@@ -152,7 +166,7 @@ class _Parser:
                 break
         if self.peek() is not None:
             raise JqlError(f"Error in the JQL Query: Expecting end of query but got '{self.take().text}'.")
-        return predicate, tuple(order)
+        return predicate, tuple(order), self.hint(predicate)
 
     def peek_keyword(self, word: str) -> bool:
         token = self.peek()
@@ -165,7 +179,9 @@ class _Parser:
             parts.append(self.parse_and())
         if len(parts) == 1:
             return parts[0]
-        return lambda issue, now: any(p(issue, now) for p in parts)
+        hints = [self.hint(p) for p in parts]
+        union = None if any(h is None for h in hints) else frozenset().union(*hints)  # type: ignore[arg-type]
+        return self.hinted(lambda issue, now: any(p(issue, now) for p in parts), union)
 
     def parse_and(self) -> Predicate:
         parts = [self.parse_not()]
@@ -174,7 +190,9 @@ class _Parser:
             parts.append(self.parse_not())
         if len(parts) == 1:
             return parts[0]
-        return lambda issue, now: all(p(issue, now) for p in parts)
+        known = [h for p in parts if (h := self.hint(p)) is not None]
+        both = frozenset.intersection(*known) if known else None
+        return self.hinted(lambda issue, now: all(p(issue, now) for p in parts), both)
 
     def parse_not(self) -> Predicate:
         if self.peek_keyword("not"):
@@ -228,13 +246,20 @@ class _Parser:
             self.expect_keyword("in")
             return _negate_in(self.compile_in(name, self.value_list()), name, self.catalog)
         if op_token.keyword("in"):
-            return self.compile_in(name, self.value_list())
+            values = self.value_list()
+            predicate = self.compile_in(name, values)
+            if name == "project":
+                return self.hinted(predicate, frozenset(v.text.upper() for v in values))
+            return predicate
         if op_token.kind != "op":
             raise JqlError(f"Error in the JQL Query: Expecting an operator but got '{op_token.text}'.")
         value = self.take()
         if value.kind == "punct":
             raise JqlError(f"Error in the JQL Query: Expecting a value but got '{value.text}'.")
-        return self.compile_comparison(name, op_token.text, value)
+        predicate = self.compile_comparison(name, op_token.text, value)
+        if name == "project" and op_token.text == "=":
+            return self.hinted(predicate, frozenset({value.text.upper()}))
+        return predicate
 
     def value_list(self) -> list[Token]:
         opening = self.take()
@@ -259,7 +284,7 @@ class _Parser:
         wanted = {self.normalise(name, v) for v in values}
         include_empty = any(v.keyword("empty") or v.keyword("null") for v in values)
         getter = _getter(name, self.catalog)
-        if name == "labels":
+        if name in LIST_FIELDS:
             return lambda i, now: (
                 bool(wanted & {x.lower() for x in getter(i)}) or (include_empty and not getter(i))
             )
@@ -325,7 +350,7 @@ class _Parser:
             number = float(value.text)
             return lambda i, now: getter(i) is not None and compare(float(getter(i)), number)
         normalised = self.normalise(name, value)
-        if name == "labels":
+        if name in LIST_FIELDS:
             if op == "=":
                 return lambda i, now: normalised in {x.lower() for x in getter(i)}
             return lambda i, now: bool(getter(i)) and normalised not in {x.lower() for x in getter(i)}
@@ -441,7 +466,19 @@ def _getter(name: str, catalog: Catalog) -> Callable[[Issue], Any]:
         )
     if name == "labels":
         return lambda i: i.fields.get("labels") or []
+    if name in ("assignee", "reporter"):
+        return lambda i: _user_identities(i.fields.get(name))
     return lambda i: i.fields.get(name)
+
+
+@lru_cache(maxsize=4096)
+def _user_identities_cached(name: str) -> tuple[str, ...]:
+    user = User(name, name)
+    return tuple(v.lower() for v in (name, user.account_id, user.key, user.email))
+
+
+def _user_identities(name: str | None) -> list[str]:
+    return list(_user_identities_cached(name)) if name else []
 
 
 def _sort_key(name: str, catalog: Catalog) -> Callable[[Issue], Any]:
@@ -483,5 +520,5 @@ class _CatalogRef:
 
 @lru_cache(maxsize=512)
 def _compile_cached(text: str, catalog_id: int, ref: _CatalogRef) -> Query:
-    predicate, order = _Parser(tokenize(text), ref.catalog).parse()
-    return Query(text, predicate, order)
+    predicate, order, projects = _Parser(tokenize(text), ref.catalog).parse()
+    return Query(text, predicate, order, projects)

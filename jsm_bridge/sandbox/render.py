@@ -331,13 +331,12 @@ class Renderer:
         body: dict[str, Any] = {"field": item.field, "fieldtype": item.fieldtype}
         if self.cloud:
             body["fieldId"] = item.field_id
+        from_id, to_id = item.from_id, item.to_id
+        if item.field_id in ("assignee", "reporter") and self.cloud:
+            # Cloud names users by accountId in changelogs; Data Center by user name.
+            from_id, to_id = (self.users[v].account_id if v in self.users else v for v in (from_id, to_id))
         body.update(
-            {
-                "from": item.from_id,
-                "fromString": item.from_string,
-                "to": item.to_id,
-                "toString": item.to_string,
-            }
+            {"from": from_id, "fromString": item.from_string, "to": to_id, "toString": item.to_string}
         )
         return body
 

@@ -7,6 +7,7 @@ with SandboxServer(flavor="cloud") as sandbox:
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from types import TracebackType
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -35,7 +36,8 @@ class SandboxServer:
 
     `clock` drives every timestamp (shared with the bridge in the demo); `database` keeps the state in a
     SQLite file; `faults` injects errors; `token`, when given, is the only credential accepted.
-    `webhook_retry_delays` (seconds) bounds and spaces webhook retries."""
+    `webhook_retry_delays` (seconds) bounds and spaces webhook retries; `legacy_comment_events` also
+    reports comments as jira:issue_updated; `jsm_automation` turns on JSM's default transition on comment."""
 
     def __init__(
         self,
@@ -51,6 +53,7 @@ class SandboxServer:
         webhook_retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0),
         webhook_timeout: float = 5.0,
         legacy_comment_events: bool = False,
+        jsm_automation: bool = False,
         log_requests: bool = False,
     ) -> None:
         if flavor not in FLAVORS:
@@ -60,8 +63,12 @@ class SandboxServer:
         self.host = host
         self.port = port
         storage: Storage = SqliteStorage(database) if database else MemoryStorage()
-        self.state = SandboxState(catalog or Catalog(), self.clock, storage)
+        # A stored clock resumes where it stopped unless the caller brings its own.
+        self.state = SandboxState(catalog or Catalog(), self.clock, storage, restore_clock=clock is None)
+        self.state.jsm_automation = jsm_automation
         self.injector = FaultInjector(faults)
+        self.injector.listeners.append(self._apply_search_lag)
+        self._apply_search_lag(self.injector.faults)
         self.renderer = Renderer(self.state.catalog, flavor, self.state.users)
         self.sender = WebhookSender(
             self.state,
@@ -76,6 +83,10 @@ class SandboxServer:
         self.url = ""
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+
+    def _apply_search_lag(self, faults: Faults) -> None:
+        with self.state.lock:
+            self.state.search_lag = timedelta(seconds=faults.search_lag_seconds)
 
     @property
     def faults(self) -> Faults:
@@ -99,20 +110,10 @@ class SandboxServer:
         self._thread.start()
         return self
 
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until interrupted (the CLI's foreground mode)."""
-        if self._server is None:
-            self._server = make_server(
-                self.host, self.port, self.app, threaded=True, request_handler=QuietHandler
-            )
-            self.port = self._server.server_port
-            self.url = f"http://{self.host}:{self.port}"
-            self.renderer.base_url = self.url
-            self.sender.start()
-        try:
-            self._server.serve_forever()
-        finally:
-            self.stop()
+    def join(self) -> None:
+        """Block until the server stops (the CLI's foreground mode; Ctrl-C interrupts)."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=0.5)
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:

@@ -5,11 +5,12 @@ Jira would, and tells the listeners (the webhook sender) about it, whichever cli
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from jsm_bridge.clock import ManualClock
@@ -49,17 +50,7 @@ class Event:
 
 Listener = Callable[[Event], None]
 
-SYSTEM_FIELDS = {
-    "summary",
-    "description",
-    "issuetype",
-    "priority",
-    "labels",
-    "reporter",
-    "assignee",
-    "resolution",
-    "project",
-}
+AUTOMATION_USER = User("automation", "Automation for Jira", "app")
 
 
 @dataclass
@@ -75,13 +66,16 @@ class _Counters:
 class SandboxState:
     """All records, guarded by one lock. Tests may read the attributes directly."""
 
-    def __init__(self, catalog: Catalog, clock: ManualClock, storage: Storage | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog, clock: ManualClock, storage: Storage | None = None, restore_clock: bool = True
+    ) -> None:
         self.catalog = catalog
         self.clock = clock
         self.storage: Storage = storage or MemoryStorage()
         self.lock = threading.RLock()
         self.issues: dict[str, Issue] = {}
         self.issue_keys_by_id: dict[int, str] = {}
+        self.issues_by_project: dict[str, dict[str, Issue]] = {}
         self.projects: dict[str, tuple[int, str]] = {}
         self.webhooks: dict[int, Webhook] = {}
         self.users: dict[str, User] = {u.name: u for u in catalog.users}
@@ -89,14 +83,21 @@ class SandboxState:
         self.deliveries: deque[Delivery] = deque(maxlen=100_000)
         self.listeners: list[Listener] = []
         self.version = 0  # bumped on every change to an issue; keys the search cache
+        # Cloud search is eventually consistent: with a lag, searches show an issue as it was before
+        # changes made less than `search_lag` ago (sandbox clock), and not at all if it is that new.
+        self.search_lag = timedelta(0)
+        self._lagging: dict[str, tuple[datetime, Issue | None]] = {}
+        # JSM's default "transition on comment" automation: a customer's reply moves a ticket from
+        # Waiting for customer to Waiting for support; an agent's public reply moves it back.
+        self.jsm_automation = False
         self._counters = _Counters()
-        self._search_cache: dict[str, tuple[tuple[int, datetime], list[Issue]]] = {}
+        self._search_cache: dict[str, tuple[tuple[int, datetime, timedelta], list[Issue]]] = {}
         for key, name in catalog.projects.items():
             self._project(key, name)
-        self._load()
+        self._load(restore_clock)
 
     # --- persistence -------------------------------------------------------------------------
-    def _load(self) -> None:
+    def _load(self, restore_clock: bool) -> None:
         issues, webhooks, meta = self.storage.load()
         counters = meta.get("counters")
         if counters:
@@ -104,11 +105,10 @@ class SandboxState:
         for key, (project_id, name) in (meta.get("projects") or {}).items():
             self.projects[key] = (project_id, name)
         for issue in issues:
-            self.issues[issue.key] = issue
-            self.issue_keys_by_id[issue.id] = issue.key
+            self._index(issue)
         for webhook in webhooks:
             self.webhooks[webhook.id] = webhook
-        if meta.get("clock"):
+        if restore_clock and meta.get("clock"):
             self.clock.set(meta["clock"])
 
     def _save(self, *issues: Issue) -> None:
@@ -196,14 +196,49 @@ class SandboxState:
         with self.lock:
             now = self.now()
             cached = self._search_cache.get(query.text)
-            if cached and cached[0] == (self.version, now):
+            if cached and cached[0] == (self.version, now, self.search_lag):
                 return cached[1]
-            matching = [issue for issue in self.issues.values() if query.matches(issue, now)]
+            if query.projects is None:
+                candidates: Iterable[Issue] = self.issues.values()
+            else:
+                candidates = [
+                    issue
+                    for project in query.projects
+                    for issue in self.issues_by_project.get(project, {}).values()
+                ]
+            lagging = self._lagging_view(now)
+            if lagging:
+                seen = (
+                    lagging.get(issue.key, issue) if issue.key in lagging else issue for issue in candidates
+                )
+                candidates = [issue for issue in seen if issue is not None]
+            matching = [issue for issue in candidates if query.matches(issue, now)]
             result = query.sort(matching, self.catalog)
             if len(self._search_cache) > 64:
                 self._search_cache.clear()
-            self._search_cache[query.text] = ((self.version, now), result)
+            self._search_cache[query.text] = ((self.version, now, self.search_lag), result)
             return result
+
+    def _lagging_view(self, now: datetime) -> dict[str, Issue | None]:
+        """Issues whose search view is still behind: key -> the state searches see (None: not yet)."""
+        if not self.search_lag:
+            self._lagging.clear()
+            return {}
+        for key, (last, _) in list(self._lagging.items()):
+            if now >= last + self.search_lag:
+                del self._lagging[key]
+        return {key: snapshot for key, (_, snapshot) in self._lagging.items()}
+
+    def _remember(self, issue: Issue, new: bool = False) -> None:
+        """Before a change: keep what searches may still see while the lag lasts."""
+        if not self.search_lag:
+            return
+        now = self.now()
+        previous = self._lagging.get(issue.key)
+        if previous is not None and now < previous[0] + self.search_lag:
+            self._lagging[issue.key] = (now, previous[1])
+        else:
+            self._lagging[issue.key] = (now, None if new else copy.deepcopy(issue))
 
     # --- field input -------------------------------------------------------------------------
     def _value(self, field_id: str, raw: Any) -> Any:
@@ -346,6 +381,7 @@ class SandboxState:
     def create_issue(self, fields: dict[str, Any], actor: str, notify: bool = True) -> Issue:
         with self.lock:
             issue = self._new_issue(fields, actor)
+            self._remember(issue, new=True)
             self._save(issue)
             if notify:
                 self._emit(Event("jira:issue_created", issue, actor, "issue_created"))
@@ -391,9 +427,13 @@ class SandboxState:
         number = self._counters.numbers.get(project_key, 0) + 1
         self._counters.numbers[project_key] = number
         issue = Issue(self._counters.issue, f"{project_key}-{number}", project_key, now, now, stored)
+        self._index(issue)
+        return issue
+
+    def _index(self, issue: Issue) -> None:
         self.issues[issue.key] = issue
         self.issue_keys_by_id[issue.id] = issue.key
-        return issue
+        self.issues_by_project.setdefault(issue.project, {})[issue.key] = issue
 
     def bulk_create(
         self, project: str, count: int, fields: dict[str, Any] | None = None, actor: str | None = None
@@ -421,6 +461,7 @@ class SandboxState:
         """PUT /issue: `fields` sets values, `update` applies verbs (set, add, remove, edit)."""
         with self.lock:
             issue = self.issue(key)
+            self._remember(issue)
             items, comments = self._apply(issue, fields or {}, update or {}, actor)
             history = self._record(issue, actor, items)
             self._save(issue)
@@ -482,6 +523,7 @@ class SandboxState:
             issue = self.issue(key)
             del self.issues[issue.key]
             del self.issue_keys_by_id[issue.id]
+            del self.issues_by_project[issue.project][issue.key]
             self.version += 1
             self.storage.delete_issue(issue.key)
             if notify:
@@ -505,6 +547,7 @@ class SandboxState:
     ) -> Issue:
         with self.lock:
             issue = self.issue(key)
+            self._remember(issue)
             available = {t.id: t for t in self.catalog.transitions_from(issue.status)}
             chosen = available.get(str(transition_id))
             if chosen is None:
@@ -559,10 +602,27 @@ class SandboxState:
             text = adf_to_text(body)
             if not text.strip():
                 raise JiraError(400, [], {"comment": "Comment body can not be empty!"})
+            self._remember(issue)
             comment = self._new_comment(issue, text, public, actor)
             self._save(issue)
             self._comment_added(issue, comment, actor, True)
+            if self.jsm_automation and public:
+                self._transition_on_comment(issue, actor)
             return issue, comment
+
+    def _transition_on_comment(self, issue: Issue, actor: str) -> None:
+        by_customer = actor == issue.fields.get("reporter")
+        target = {
+            (True, "Waiting for customer"): "Waiting for support",
+            (False, "Waiting for support"): "Waiting for customer",
+        }.get((by_customer, issue.status))
+        if target is None:
+            return
+        for transition in self.catalog.transitions_from(issue.status):
+            if transition.to == target:
+                self.users.setdefault(AUTOMATION_USER.name, AUTOMATION_USER)
+                self.transition(issue.key, transition.id, None, None, AUTOMATION_USER.name)
+                return
 
     def comment(self, key: str, comment_id: str) -> tuple[Issue, Comment]:
         with self.lock:

@@ -1,0 +1,282 @@
+"""decide(): purity, keys, next_due, and the semantics of each rule kind that scenarios do not pin down."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from jsm_bridge.actions import AddComment, MoveToTier, SetPriority, apply_all
+from jsm_bridge.engine import HANDLERS, decide
+from jsm_bridge.policy import Policy, load_policy
+from jsm_bridge.policy.schema import PolicySpec
+from jsm_bridge.ticket import Comment, Ticket
+
+FULL = Path(__file__).parent / "policies" / "full.yaml"
+MON = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def full() -> Policy:
+    return load_policy(FULL)
+
+
+def ticket(**kwargs: object) -> Ticket:
+    fields = {"summary": "Checkout slow", "Organisation": "Acme", "Business impact": "Orders lost"}
+    base: dict[str, object] = {
+        "key": "CB-1",
+        "created": MON,
+        "status": "Open",
+        "priority": "P3",
+        "reporter": "alice",
+        "fields": fields,
+    }
+    base.update(kwargs)
+    return Ticket(**base)  # type: ignore[arg-type]
+
+
+def settle(t: Ticket, policy: Policy, now: datetime) -> Ticket:
+    """The ticket after everything due at `now` has been carried out."""
+    for _ in range(10):
+        decision = decide(t, policy, now)
+        if not decision.actions:
+            return t
+        t = apply_all(t, decision.actions, now)
+    raise AssertionError("decisions did not settle")
+
+
+def test_every_rule_kind_of_the_policy_language_has_a_handler():
+    sections = {
+        "flags",
+        "classify",
+        "validate",
+        "acknowledge",
+        "escalate",
+        "notify",
+        "updates",
+        "stale",
+        "feedback",
+        "credits",
+    }
+    assert set(HANDLERS) == sections
+    assert sections <= set(PolicySpec.model_fields) | {"validate"}
+
+
+def test_decide_refuses_a_naive_now(full):
+    with pytest.raises(ValueError, match="time-zone-aware"):
+        decide(ticket(), full, datetime(2026, 11, 23, 9, 0))
+
+
+def test_the_same_inputs_give_the_same_decision(full):
+    first, second = decide(ticket(), full, MON), decide(ticket(), full, MON)
+    assert [a.to_dict() for a in first.actions] == [a.to_dict() for a in second.actions]
+    assert first.next_due == second.next_due
+
+
+def test_actions_already_done_are_not_returned_again(full):
+    decision = decide(ticket(), full, MON)
+    assert decision.actions
+    again = decide(ticket(done=frozenset(a.key for a in decision.actions)), full, MON)
+    assert not {a.key for a in again.actions} & {a.key for a in decision.actions}
+
+
+def test_keys_are_deterministic_and_name_the_ticket(full):
+    keys = [a.key for a in decide(ticket(), full, MON).actions]
+    assert keys == ["CB-1:ack"]
+
+
+def test_next_due_is_the_earliest_instant_anything_new_can_become_due(full):
+    settled = settle(ticket(), full, MON)
+    decision = decide(settled, full, MON)
+    # First line: 1 office day (Tue 09:00) or 12 hours (21:00), whichever first; the daily update
+    # counts from the acknowledgement (Tue 09:00). The earliest is 21:00 tonight.
+    assert decision.next_due == MON + timedelta(hours=12)
+    later = decide(settled, full, MON + timedelta(hours=12))
+    assert [type(a) for a in later.actions] == [MoveToTier]
+
+
+def test_a_resolved_ticket_with_nothing_pending_has_no_next_due(full):
+    t = ticket(priority="P4", status="Resolved", done=frozenset({"CB-1:feedback"}))
+    assert decide(t, full, MON + timedelta(hours=1)).next_due is None
+
+
+def test_escalation_never_goes_to_a_lower_or_the_same_tier(full):
+    t = settle(ticket(priority="P1", tier="Development"), full, MON)
+    later = decide(t, full, MON + timedelta(days=3))
+    assert not [a for a in later.actions if isinstance(a, MoveToTier)]
+
+
+def test_a_tier_move_carries_the_tier_definitions_effects(full):
+    t = ticket(priority="P2")
+    move = next(a for a in decide(t, full, MON).actions if isinstance(a, MoveToTier))
+    assert move.key == "CB-1:tier:Systems Engineering"
+    assert [(e.kind, e.params()) for e in move.effects] == [
+        ("set_field", {"field": "Tier", "value": "Systems Engineering"})
+    ]
+
+
+def test_the_escalation_reason_says_how_long_and_how_long_paused(full):
+    t = settle(ticket(priority="P2"), full, MON)
+    t = t.with_change(MON + timedelta(hours=25), "status", "Awaiting third party")
+    t = t.with_change(MON + timedelta(hours=28), "status", "In Progress")
+    decision = decide(t, full, datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+    move = next(a for a in decision.actions if isinstance(a, MoveToTier))
+    assert move.reason == (
+        "Escalated to Development: 2 working days in Systems Engineering (limit 2d@office), "
+        "3h paused while Awaiting third party"
+    )
+
+
+def test_cycle_keys_change_after_a_reopen(full):
+    t = ticket(priority="P4").with_change(MON + timedelta(hours=1), "status", "Resolved")
+    t = settle(t, full, MON + timedelta(hours=1))
+    assert "CB-1:feedback" in t.done
+    t = t.with_change(MON + timedelta(hours=2), "status", "Open")
+    t = t.with_change(MON + timedelta(hours=3), "status", "Resolved")
+    keys = [a.key for a in decide(t, full, MON + timedelta(hours=3)).actions]
+    assert "CB-1:feedback:c2" in keys
+
+
+def test_classification_on_creation_does_not_override_a_person(full):
+    t = ticket(fields={"Users affected": "All users", "Organisation": "A", "Business impact": "B"})
+    assert any(isinstance(a, SetPriority) for a in decide(t, full, MON).actions)
+    changed = t.with_change(MON + timedelta(minutes=5), "priority", "P4", author="agent-1")
+    assert not any(
+        isinstance(a, SetPriority) for a in decide(changed, full, MON + timedelta(minutes=6)).actions
+    )
+
+
+def test_classification_on_update_only_ever_raises(full):
+    t = settle(ticket(priority="P1"), full, MON)
+    t = t.with_change(MON + timedelta(hours=1), "Users affected", "Some users")
+    assert not any(isinstance(a, SetPriority) for a in decide(t, full, MON + timedelta(hours=1)).actions)
+
+
+def test_missing_information_is_never_asked_for_twice(full):
+    t = settle(ticket(fields={"Organisation": "Acme"}), full, MON)
+    asked = sorted(k for k in t.done if k.startswith("CB-1:missing:"))
+    assert asked == [
+        "CB-1:missing:Business impact",
+        "CB-1:missing:Business impact:label",
+        "CB-1:missing:Business impact:transition",
+    ]
+    t = t.with_comment(
+        Comment(at=MON + timedelta(hours=1), author="alice", role="customer", public=True, body="?")
+    )
+    assert not decide(t, full, MON + timedelta(hours=1)).actions
+
+
+def test_a_pasted_secret_is_never_quoted(full):
+    secret = "Sup3rSecretValue!"
+    t = ticket(fields={"description": f"password: {secret}", "Organisation": "A", "Business impact": "B"})
+    actions = decide(t, full, MON).actions
+    assert any(a.rule == "secret-pasted" for a in actions)
+    assert all(secret not in str(a.to_dict()) for a in actions)
+
+
+def test_templates_see_every_clock_with_every_key(full, tmp_path):
+    text = FULL.read_text(encoding="utf-8").replace(
+        'custom: "Hello {{ ticket.key }}"',
+        "acknowledge: \"{% for n, c in clocks | dictsort %}{{ n }}={{ c | dictsort | map(attribute=0) | join(',') }};{% endfor %}\"",
+    )
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    ack = next(a for a in decide(ticket(), load_policy(path), MON).actions if isinstance(a, AddComment))
+    keys = "breach_at,breached,breached_by,elapsed,goal,remaining"
+    assert ack.body == "".join(
+        f"{n}={keys};" for n in sorted(["first_response", "resolution", "tier", "update", "waiting"])
+    )
+
+
+def test_the_decision_reports_the_clocks_at_now(full):
+    decision = decide(ticket(priority="P1"), full, MON + timedelta(hours=2))
+    assert decision.clocks["resolution"].elapsed == timedelta(hours=2)
+    assert decision.clocks["resolution"].breach_at == MON + timedelta(hours=24)
+
+
+def test_credits_count_office_hours_in_breach_capped(full):
+    t = ticket(priority="P1").with_change(datetime(2026, 11, 30, 17, 0, tzinfo=UTC), "status", "Resolved")
+    actions = decide(t, full, datetime(2026, 11, 30, 17, 0, tzinfo=UTC)).actions
+    credit = next(a for a in actions if a.rule == "credits")
+    assert isinstance(credit, AddComment) and not credit.public
+    assert "25%" in credit.body and "capped" in credit.reason
+
+
+def test_a_third_party_fault_earns_no_credit(full):
+    resolved = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)
+    t = ticket(priority="P1", labels=frozenset({"third-party"})).with_change(resolved, "status", "Resolved")
+    assert not [a for a in decide(t, full, resolved).actions if a.rule == "credits"]
+
+
+def test_internal_updates_keep_their_rhythm(tmp_path):
+    text = FULL.read_text(encoding="utf-8").replace(
+        "updates: {every: {P1: 4h@always, default: 1d@office}, public: true}",
+        "updates: {every: {P1: 4h@always, default: 1d@office}, public: false}",
+    )
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    policy = load_policy(path)
+    t = ticket(priority="P1", tier="Development", done=frozenset({"CB-1:ack"}))
+    first = decide(t, policy, MON + timedelta(hours=4)).actions
+    assert [a.key for a in first if a.rule == "updates"] == ["CB-1:update:2026-11-23T13:00Z"]
+    t = apply_all(t, first, MON + timedelta(hours=4))
+    later = decide(t, policy, MON + timedelta(hours=4))
+    assert later.next_due == MON + timedelta(hours=8)
+
+
+class RecordingTemplates:
+    """Templates that note which variables each comment was rendered with."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.seen: dict[str, set[str]] = {}
+
+    def render(self, name, context):
+        self.seen.setdefault(context["rule"]["kind"], set()).update(context)
+        return self.inner.render(name, context)
+
+
+@pytest.mark.parametrize(
+    "scenario", ["full/p2-lifecycle.yaml", "flags/secret-pasted.yaml", "stale/remind-then-close.yaml"]
+)
+def test_each_kind_of_comment_gets_exactly_the_variables_its_section_documents(scenario):
+    import dataclasses
+
+    from jsm_bridge.policy.templates import variables_for
+    from jsm_bridge.simulate import load_scenario, simulate
+
+    loaded = load_scenario(Path(__file__).parent / "scenarios" / scenario)
+    recording = RecordingTemplates(loaded.policy.templates)
+    policy = dataclasses.replace(loaded.policy, templates=recording)
+    simulate(dataclasses.replace(loaded, policy=policy))
+    assert recording.seen
+    for kind, names in recording.seen.items():
+        assert names == set(variables_for(kind)), kind
+
+
+def test_clocks_read_from_a_decision_are_the_timelines_clocks(full):
+    from jsm_bridge.sla import clocks
+
+    t = settle(ticket(priority="P2"), full, MON).with_change(
+        MON + timedelta(hours=3), "status", "Awaiting third party"
+    )
+    now = MON + timedelta(hours=5)
+    assert dict(decide(t, full, now).clocks) == clocks(t, full, now)
+
+
+def test_closing_a_stale_ticket_is_not_refused_by_a_before_rule(tmp_path):
+    text = FULL.read_text(encoding="utf-8").replace(
+        "  rules:\n",
+        "  rules:\n    - {id: root-cause-first, before: [Resolved], required: [Root cause]}\n",
+    )
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    policy = load_policy(path)
+    t = settle(ticket(priority="P4"), policy, MON).with_change(
+        MON + timedelta(hours=1), "status", "Waiting for customer"
+    )
+    closing = MON + timedelta(days=5, hours=1)
+    closed = settle(t, policy, closing)
+    assert closed.status == "Resolved"
+    assert not [k for k in closed.done if ":before:" in k]
