@@ -164,9 +164,11 @@ def test_a_webhook_is_carried_through_the_workers_processor_and_gateway_back_to_
             wait_for(raised)
             comment(sandbox, key, "Still broken")
             wait_for(lambda: store.inbox_depth()["done"] >= 3)  # created, updated (priority), comment
+            metrics = Jira(receiver).get("/metrics").text
         shutdown(app)
 
     assert [e.key for e in store.ledger_entries(key)] == [f"{key}:classify:P1"]
+    assert 'jsm_bridge_actions_total{kind="set_priority",outcome="done"} 1.0' in metrics
     assert store.inbox_depth()["dead"] == 0
     assert "ignored:" not in caplog.text  # every event, the id-only Data Center comment too, was processed
 

@@ -52,6 +52,7 @@ class ReceiverState:
                 poll_interval=config.worker_poll_interval,
                 lease=config.worker_lease,
                 observer=self.metrics.record_processed,
+                action_observer=self.metrics.record_action,
             )
 
     def close(self, timeout: float = 30.0) -> None:
