@@ -402,8 +402,8 @@ class Running:
         return busy, sum(depth.values())
 
     def settle(self, timeout: float = SETTLE_TIMEOUT) -> None:
-        """Wait until this instant is quiet: every webhook delivered, every inbox event processed, the
-        due-check and a sweep of every policy finding nothing more to do."""
+        """Wait until this instant is quiet: every webhook delivered, every inbox event processed, and
+        the due-check and a sweep of the policies acted on finding nothing more to do."""
         deadline = time.monotonic() + timeout
         while True:
             self.drain(deadline)
