@@ -829,10 +829,10 @@ class Options:
 
 @contextmanager
 def _quiet_logs() -> Iterator[None]:
+    """Warnings and errors of the bridge reach stderr (Python's last-resort handler when none is
+    configured); the schedulers' and the WSGI servers' chatter does not."""
     root = logging.getLogger()
     before = root.level
-    if not root.handlers:
-        root.addHandler(logging.NullHandler())
     quieted = {name: logging.getLogger(name).level for name in ("apscheduler", "werkzeug")}
     root.setLevel(logging.WARNING)
     for name in quieted:
