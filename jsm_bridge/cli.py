@@ -19,8 +19,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "run a JSM-compatible server for demos and tests, no Jira account needed",
     ),
     "serve": ("webhooks.serve", "run the webhook receiver, inbox workers and the sweeper against Jira"),
-    "sweep": ("jsm_bridge.sweep_cli", "sweep every policy's tickets once and print what was (or would be) done"),
-    "explain": ("jsm_bridge.explain", "show a ticket's clocks, JSM's SLAs, what is due now and next, and why"),
+    "sweep": (
+        "jsm_bridge.sweep_cli",
+        "sweep every policy's tickets once and print what was (or would be) done",
+    ),
+    "explain": (
+        "jsm_bridge.explain",
+        "show a ticket's clocks, JSM's SLAs, what is due now and next, and why",
+    ),
     "simulate": ("jsm_bridge.simulate", "replay a scenario with a fake clock and print the timeline"),
     "register-webhook": (
         "jsm_bridge.webhook_admin",
