@@ -333,7 +333,7 @@ def _flags(ctx: Context) -> Outcome:
 def _classify(ctx: Context) -> Outcome:
     """On creation, the first matching rule on the ticket as created (with what flags did to it), unless
     a person changed the priority; on update, the highest priority of the matching rules, only upwards.
-    A priority a flag set is never lowered."""
+    A priority the bridge itself set (a flag, a raise on update) is never lowered."""
     out = Outcome()
     policy, ticket = ctx.policy, ctx.ticket
     facts = policy_facts(policy)
@@ -344,10 +344,11 @@ def _classify(ctx: Context) -> Outcome:
         # The ticket as created plus the bridge's own first changes: a flag that made it P1 is seen.
         created = ctx.creation_state(include_own_changes=True)
         rule = next((r for r in rules if "created" in r.on and r.when.matches(created)), None)
-        lowers_a_flag = _priority_set_by_flag(ctx) and facts.priority_rank(
-            rule.priority if rule else None
-        ) >= facts.priority_rank(priority)
-        if rule is not None and rule.priority != priority and not lowers_a_flag:
+        # A priority the bridge already set (a flag, a raise on update) is never lowered by it.
+        lowers_its_own = any(
+            c.field == PRIORITY and c.author == BOT_AUTHOR for c in ticket.changes
+        ) and facts.priority_rank(rule.priority if rule else None) >= facts.priority_rank(priority)
+        if rule is not None and rule.priority != priority and not lowers_its_own:
             reason = f"Priority set to {rule.priority} by {rule.id}: {rule.when.explain(created)}"
             action = SetPriority(**ctx.common(key, rule.id, reason), priority=rule.priority)
             out.actions.append(action)
@@ -374,12 +375,6 @@ def _classify(ctx: Context) -> Outcome:
                 )
             )
     return out
-
-
-def _priority_set_by_flag(ctx: Context) -> bool:
-    """Whether a flag set the ticket's priority (read from its `KEY:flag:<rule>:priority` keys)."""
-    prefix = f"{ctx.key}:flag:"
-    return any(k.startswith(prefix) and k.endswith(":priority") for k in ctx.ticket.done)
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -311,6 +311,21 @@ def test_classification_on_creation_does_not_lower_the_priority_a_flag_just_set(
     assert settle(t, full, MON).priority == "P1"
 
 
+def test_classification_on_creation_does_not_lower_a_raise_on_update(tmp_path):
+    policy = policy_with(
+        tmp_path,
+        (
+            "  - id: all-users\n",
+            "  - {id: down, when: {text: down, in: [comments]}, priority: P1, on: [updated]}\n  - id: all-users\n",
+        ),
+    )
+    fields = {"Users affected": "Some users", "Organisation": "A", "Business impact": "B"}
+    t = settle(ticket(priority="P2", fields=fields), policy, MON)  # already P2: nothing to set
+    later = MON + timedelta(hours=1)
+    t = t.with_comment(Comment(at=later, author="alice", role="customer", public=True, body="now down"))
+    assert settle(t, policy, later).priority == "P1"
+
+
 def test_classification_on_creation_sees_the_ticket_with_what_flags_did(tmp_path):
     policy = policy_with(
         tmp_path,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from jsm_bridge.actions import BOT_AUTHOR
 from jsm_bridge.jira.adapter import ticket_from_issue
 from jsm_bridge.jira.config import CLOUD, DATA_CENTER
 from jsm_bridge.policy import load_policy
@@ -224,3 +225,27 @@ def test_changes_are_in_time_order_with_each_tier_move_after_its_cause(dc_issue)
     assert [c.at for c in changes] == sorted(c.at for c in changes)
     fields = [c.field for c in changes if c.at == at("2026-11-22T16:00:00")]
     assert fields == ["Tier", "priority", "tier"]
+
+
+# -- the bridge's own account -----------------------------------------------------------------------
+
+
+def test_cloud_comments_and_changes_by_the_bridges_account_are_the_bridges(cloud_issue):
+    ticket = ticket_from_issue(cloud_issue, POLICY, CLOUD, bot_account=AGENT)
+    assert {c.author for c in ticket.comments if c.role == "agent"} == {BOT_AUTHOR}
+    assert any(c.author == BOT_AUTHOR for c in ticket.changes)
+    assert AGENT not in {c.author for c in ticket.changes}
+    assert "557058:automation" in {c.author for c in ticket.changes}  # other accounts stay as they are
+    assert any(c.author == CUSTOMER for c in ticket.comments)  # the customer's stay the customer's
+
+
+def test_data_center_comments_and_changes_by_the_bridges_user_name_are_the_bridges(dc_issue):
+    ticket = ticket_from_issue(dc_issue, POLICY, DATA_CENTER, bot_account="alex")
+    assert [(c.author, c.role) for c in ticket.comments] == [("dana", "customer"), (BOT_AUTHOR, "agent")]
+    assert Change(at("2026-11-20T09:00:00"), "status", "Open", "In Progress", BOT_AUTHOR) in ticket.changes
+    assert ticket.assignee == "alex"  # only authorship changes: the bridge's user can still be assigned
+
+
+def test_without_a_bot_account_every_author_is_kept_as_jira_names_it(dc_issue):
+    ticket = ticket_from_issue(dc_issue, POLICY, DATA_CENTER)
+    assert BOT_AUTHOR not in {c.author for c in ticket.comments} | {c.author for c in ticket.changes}

@@ -11,6 +11,7 @@ import pytest
 import responses
 from responses import matchers
 
+from jsm_bridge.actions import BOT_AUTHOR
 from jsm_bridge.jira.config import CLOUD, DATA_CENTER
 from jsm_bridge.jira.errors import FieldNotFound, TransitionNotAvailable
 from jsm_bridge.policy import load_policy
@@ -200,10 +201,24 @@ def test_fetch_ticket_builds_the_ticket_with_the_done_keys_from_the_issue_proper
         json={"key": "jsm-bridge.actions", "value": ["CB-1:acknowledge"]},
     )
     http.get(url(CLOUD, "rest/api/2/field"), json=fixture("fields.json"))
+    http.get(url(CLOUD, "rest/api/2/myself"), json={"accountId": "bridge-account", "displayName": "Bridge"})
     ticket = gateway.fetch_ticket("CB-1", load_policy(POLICY))
     assert ticket.key == "CB-1" and ticket.priority == "P1" and ticket.status == "In Progress"
     assert ticket.done == frozenset({"CB-1:acknowledge"})
     assert ticket.tier == "Systems Engineering"
+
+
+def test_fetch_ticket_gives_the_bridges_own_comments_the_bridges_author(http):
+    gateway, _ = make_gateway(CLOUD)
+    _serve_cloud_issue(http)
+    http.get(url(CLOUD, "rest/api/2/issue/CB-1/properties/jsm-bridge.actions"), status=404)
+    http.get(url(CLOUD, "rest/api/2/field"), json=fixture("fields.json"))
+    agent = "557058:f58131cb-b67d-43c7-b30d-6b58d40bd077"  # the agent of the fixture's comments
+    http.get(url(CLOUD, "rest/api/2/myself"), json={"accountId": agent, "displayName": "Bridge"})
+    ticket = gateway.fetch_ticket("CB-1", load_policy(POLICY))
+    assert {c.author for c in ticket.comments if c.role == "agent"} == {BOT_AUTHOR}
+    gateway.fetch_ticket("CB-1", load_policy(POLICY))
+    assert sum(c.request.url.endswith("/myself") for c in http.calls) == 1  # asked once
 
 
 # -- writes -----------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
+from jsm_bridge.actions import BOT_AUTHOR
 from jsm_bridge.clock import ManualClock
 from jsm_bridge.jira import JiraConfig, JiraGateway
 from jsm_bridge.jira.sweep_search import fields_for, search_tickets
@@ -49,7 +50,9 @@ def test_fields_asked_for_are_those_the_policy_reads(policy: Policy) -> None:
     assert "*all" not in fields and "*navigable" not in fields
 
 
-def test_a_sweep_reads_only_search_pages_and_the_field_list(sandbox: SandboxServer, policy: Policy) -> None:
+def test_a_sweep_reads_only_search_pages_the_field_list_and_its_own_account(
+    sandbox: SandboxServer, policy: Policy
+) -> None:
     requests.post(
         f"{sandbox.url}/_sandbox/bulk", json={"project": "SUP", "count": 230}, auth=("admin", "t"), timeout=30
     )
@@ -58,8 +61,9 @@ def test_a_sweep_reads_only_search_pages_and_the_field_list(sandbox: SandboxServ
     assert len(found) == 230
     assert all(f.complete for f in found)
     paths = search_requests(sandbox)
-    assert len(paths) == math.ceil(230 / 100) + 1
-    assert paths[0] == "/rest/api/2/field"
+    assert len(paths) == math.ceil(230 / 100) + 2
+    # The field list, and the bridge's own account (its comments and changes are told from people's).
+    assert paths[:2] == ["/rest/api/2/field", "/rest/api/2/myself"]
 
 
 def test_tickets_from_search_results_carry_history_and_comments(
@@ -75,6 +79,19 @@ def test_tickets_from_search_results_carry_history_and_comments(
     assert ticket.key == key and ticket.status == "Waiting for customer"
     assert [c.body for c in ticket.comments] == ["Any news?"]
     assert [(c.field, c.new) for c in ticket.history("status")] == [("status", "Waiting for customer")]
+
+
+def test_the_bridges_own_comments_in_search_results_are_the_bridges(
+    sandbox: SandboxServer, policy: Policy
+) -> None:
+    jira = Jira(sandbox)
+    key = jira.create("Site down")
+    bridge = gateway(sandbox)
+    bridge.add_comment(key, "Thank you, we have your request.", public=True)
+    jira.comment(key, "Any news?")
+    (found,) = search_tickets(bridge, sweep_jql(policy), policy)
+    assert [(c.author, c.role) for c in found.ticket.comments][0] == (BOT_AUTHOR, "agent")
+    assert found.ticket.comments[1].author != BOT_AUTHOR
 
 
 def test_fingerprint_changes_when_the_issue_does(sandbox: SandboxServer, policy: Policy) -> None:

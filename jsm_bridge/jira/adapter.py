@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from jsm_bridge.actions import BOT_AUTHOR
 from jsm_bridge.jira.adf import adf_to_text, is_adf
 from jsm_bridge.jira.config import CLOUD, Flavor
 from jsm_bridge.jira.logline import log_event
@@ -47,12 +48,17 @@ def ticket_from_issue(
     done: frozenset[str] = frozenset(),
     *,
     field_ids: Mapping[str, str] | None = None,
+    bot_account: str | None = None,
 ) -> Ticket:
     """The Ticket for an issue read with its changelog and comments (as `JiraGateway.fetch_issue` returns it).
 
     `field_ids` maps field display names (any case) to ids, from the site's field list; the issue's own
-    `names` (expand=names) are used too. Data Center changelog items have no fieldId and carry names only."""
-    reader = _IssueReader(issue, policy, flavor, field_ids or {})
+    `names` (expand=names) are used too. Data Center changelog items have no fieldId and carry names only.
+
+    `bot_account` is the Jira account the bridge acts as (accountId on Cloud, user name on Data Center, as
+    `/rest/api/2/myself` gives it): its comments and changes get the author `actions.BOT_AUTHOR`, so the
+    decision core knows its own acknowledgements (no first response) and its own priority changes."""
+    reader = _IssueReader(issue, policy, flavor, field_ids or {}, bot_account)
     return reader.ticket(done)
 
 
@@ -120,9 +126,15 @@ class _IssueReader:
     """Reads one issue's JSON; holds the lookups (field ids and names, user keys) the parts share."""
 
     def __init__(
-        self, issue: Mapping[str, Any], policy: Policy, flavor: Flavor, field_ids: Mapping[str, str]
+        self,
+        issue: Mapping[str, Any],
+        policy: Policy,
+        flavor: Flavor,
+        field_ids: Mapping[str, str],
+        bot_account: str | None = None,
     ) -> None:
         self.issue = issue
+        self.bot_account = bot_account
         self.policy = policy
         self.flavor = flavor
         self.key = str(issue.get("key") or issue.get("id") or "")
@@ -163,6 +175,13 @@ class _IssueReader:
 
     def user(self, value: Any) -> str | None:
         return user_id(value, self.flavor)
+
+    def author(self, value: Any) -> str | None:
+        """Who wrote a comment or made a change: the bridge's own account is `BOT_AUTHOR`."""
+        found = self.user(value)
+        if found is not None and self.bot_account and _is_account(value, found, self.bot_account):
+            return BOT_AUTHOR
+        return found
 
     def ticket_fields(self) -> dict[str, Any]:
         """Every other field under its id, its display name and the policy's name for it."""
@@ -238,7 +257,7 @@ class _IssueReader:
         for history in histories:
             at = parse_time(history.get("created"))
             assert at is not None
-            author = self.user(history.get("author"))
+            author = self.author(history.get("author"))
             for item in _list(history.get("items")):
                 if isinstance(item, Mapping):
                     out.append(self.change(item, at, author))
@@ -291,7 +310,9 @@ class _IssueReader:
                 at = parse_time(history.get("created"))
                 assert at is not None
                 out.append(
-                    Change(at=at, field=TIER, old=tier, new=new_tier, author=self.user(history.get("author")))
+                    Change(
+                        at=at, field=TIER, old=tier, new=new_tier, author=self.author(history.get("author"))
+                    )
                 )
                 tier = new_tier
         return tuple(out)
@@ -316,7 +337,7 @@ class _IssueReader:
             at = parse_time(c.get("created"))
             if at is None:
                 continue
-            author = self.user(c.get("author")) or ""
+            author = self.author(c.get("author")) or ""
             out.append(
                 Comment(
                     at=at,
@@ -351,6 +372,16 @@ class _IssueReader:
             return None
         text = str(value)
         return text if self.flavor == CLOUD else self.user_names.get(text, text)
+
+
+def _is_account(value: Any, found: str, account: str) -> bool:
+    """Whether a user (as Jira gives it) is `account`: by the id read from it, or, for a Data Center
+    user record, by any of its name, key or accountId."""
+    if found == account:
+        return True
+    if isinstance(value, Mapping):
+        return any(value.get(k) == account for k in ("accountId", "name", "key"))
+    return False
 
 
 def comment_is_public(comment: Mapping[str, Any]) -> bool:

@@ -22,7 +22,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from jsm_bridge.clock import Clock, SystemClock
 from jsm_bridge.jira import paths
-from jsm_bridge.jira.adapter import field_ids_from_metadata, ticket_from_issue
+from jsm_bridge.jira.adapter import field_ids_from_metadata, ticket_from_issue, user_id
 from jsm_bridge.jira.config import CLOUD, Flavor, JiraConfig
 from jsm_bridge.jira.errors import (
     AuthenticationFailed,
@@ -79,6 +79,7 @@ class JiraGateway:
         self._flavor: Flavor | None = config.flavor
         self._lock = threading.Lock()
         self._fields: list[dict[str, Any]] | None = None
+        self._bot_account: str | None = None
         self._transitions: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self._service_desk_projects: dict[str, bool] = {}
         cloud = config.flavor == CLOUD
@@ -135,6 +136,18 @@ class JiraGateway:
     @property
     def is_cloud(self) -> bool:
         return self.flavor == CLOUD
+
+    @property
+    def bot_account(self) -> str | None:
+        """The account the bridge acts as (accountId on Cloud, user name on Data Center), from
+        GET /rest/api/2/myself, asked once. Tickets built by the gateway give its comments and changes
+        the author `actions.BOT_AUTHOR`."""
+        if self._bot_account is None:
+            found = user_id(_object(self._get(paths.MYSELF)), self.flavor)
+            if found:
+                self._bot_account = found
+                log_event(log, "jira.bot_account", url=self.config.url, account=found)
+        return self._bot_account
 
     def fields(self) -> list[dict[str, Any]]:
         """The site's field list (GET /rest/api/2/field), fetched once and cached."""
@@ -261,7 +274,14 @@ class JiraGateway:
     def fetch_ticket(self, key: str, policy: Policy) -> Ticket:
         """The issue as a Ticket for the decision core, with the action keys already done on it."""
         issue = self.fetch_issue(key)
-        return ticket_from_issue(issue, policy, self.flavor, self.done_keys(key), field_ids=self.field_ids())
+        return ticket_from_issue(
+            issue,
+            policy,
+            self.flavor,
+            self.done_keys(key),
+            field_ids=self.field_ids(),
+            bot_account=self.bot_account,
+        )
 
     def _pages(
         self, template: str, items: str, *, key: str, params: Mapping[str, Any] | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 # Platform REST API, version 2 (plain wiki text; version 3 would return Atlassian Document Format).
 SERVER_INFO = "rest/api/2/serverInfo"
+MYSELF = "rest/api/2/myself"  # the account the bridge acts as
 FIELDS = "rest/api/2/field"
 SEARCH_CLOUD = "rest/api/2/search/jql"  # Cloud: nextPageToken paging, no total; /search answers 410 there
 SEARCH_DATA_CENTER = "rest/api/2/search"  # Data Center: startAt/maxResults paging

@@ -192,9 +192,12 @@ def search_tickets(gateway: Any, jql: str, policy: Policy, page_size: int = 100)
         page_size=page_size,
     )
     flavor = inner.flavor
+    bot_account = getattr(inner, "bot_account", None)  # its comments and changes are the bridge's own
 
     def build(issue: Mapping[str, Any]) -> Ticket:
-        return ticket_from_issue(issue, policy, flavor, _done_keys(issue), field_ids=field_ids)
+        return ticket_from_issue(
+            issue, policy, flavor, _done_keys(issue), field_ids=field_ids, bot_account=bot_account
+        )
 
     for issue in issues:
         yield SearchedTicket(issue, build, history)
