@@ -52,7 +52,7 @@ class TagChecker(HTMLParser):
 
 def demo_args(report: Path, *policies: str) -> argparse.Namespace:
     argv = ["demo", "--report", str(report), *[f"--policy={p}" for p in policies]]
-    return build_parser().parse_args(argv)
+    return build_parser("demo").parse_args(argv)
 
 
 @pytest.fixture(scope="module")
