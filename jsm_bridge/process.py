@@ -139,10 +139,6 @@ class TicketProcessor:
     backoff: Backoff = field(default_factory=Backoff)
     _policy_cache: dict[str, _PolicyAnswer] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    # One process() per ticket at a time in this process: an inbox worker (woken by the bridge's own
-    # change) and the due-check would otherwise act on one ticket at once, and the done keys recorded
-    # on the issue (read, append, write) could lose one. Entries: ticket -> (lock, callers holding it).
-    _ticket_locks: dict[str, tuple[threading.Lock, int]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.decide is None:
@@ -162,21 +158,6 @@ class TicketProcessor:
         Errors reading the ticket (JiraError, NotFound for a deleted one) and StoreError propagate:
         the caller retries the whole ticket later. Errors carrying out an action do not: they are
         recorded in the ledger and the action stays owed."""
-        with self._lock:
-            lock, users = self._ticket_locks.get(key, (threading.Lock(), 0))
-            self._ticket_locks[key] = (lock, users + 1)
-        try:
-            with lock:
-                return self._process(key, policy)
-        finally:
-            with self._lock:
-                lock, users = self._ticket_locks[key]
-                if users <= 1:
-                    del self._ticket_locks[key]
-                else:
-                    self._ticket_locks[key] = (lock, users - 1)
-
-    def _process(self, key: str, policy: Policy) -> ProcessResult:
         assert self.decide is not None and self.execute is not None
         now = self.clock.now()
         # Always re-read: search results and webhook bodies may be stale.

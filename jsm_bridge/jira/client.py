@@ -78,6 +78,9 @@ class JiraGateway:
         )
         self._flavor: Flavor | None = config.flavor
         self._lock = threading.Lock()
+        # record_done reads, appends and writes an issue property: two threads recording on one issue
+        # at once (an inbox worker and the due-check) would lose a key. A lock per issue, striped.
+        self._done_locks = tuple(threading.Lock() for _ in range(64))
         self._fields: list[dict[str, Any]] | None = None
         self._bot_account: str | None = None
         self._transitions: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
@@ -526,16 +529,23 @@ class JiraGateway:
 
     def record_done(self, key: str, action_key: str) -> None:
         """Append an action key to jsm-bridge.actions, keeping the newest 500. The ledger stays the
-        authority; the property lets a crashed claim be reconciled from Jira."""
-        value = self.get_property(key, paths.DONE_PROPERTY)
-        keys = [str(v) for v in value] if isinstance(value, list) else []
-        if action_key in keys:
-            log_event(
-                log, "jira.not_acting", ticket=key, reason="action key already recorded", action=action_key
-            )
-            return
-        keys.append(action_key)
-        self.set_property(key, paths.DONE_PROPERTY, keys[-DONE_KEYS_KEPT:])
+        authority; the property lets a crashed claim be reconciled from Jira. Within one process the
+        read and the write are not interleaved with another thread's for the same issue; separate
+        instances can still overlap (then the ledger keeps the key)."""
+        with self._done_locks[hash(key.upper()) % len(self._done_locks)]:
+            value = self.get_property(key, paths.DONE_PROPERTY)
+            keys = [str(v) for v in value] if isinstance(value, list) else []
+            if action_key in keys:
+                log_event(
+                    log,
+                    "jira.not_acting",
+                    ticket=key,
+                    reason="action key already recorded",
+                    action=action_key,
+                )
+                return
+            keys.append(action_key)
+            self.set_property(key, paths.DONE_PROPERTY, keys[-DONE_KEYS_KEPT:])
 
     # -- JSM SLAs -----------------------------------------------------------------------------------
 
