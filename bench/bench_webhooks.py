@@ -328,6 +328,9 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=1000, help="requests/s of the latency run")
     parser.add_argument("--latency-seconds", type=int, default=10)
     parser.add_argument("--load", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument(
+        "--database", help="inbox database URL (default: a fresh SQLite file; PostgreSQL: an empty database)"
+    )
     args = parser.parse_args()
 
     use_wrk = args.load == "wrk" or (args.load == "auto" and shutil.which("wrk") is not None)
@@ -337,7 +340,7 @@ def main() -> int:
         tmp = Path(tmp_name)
         body_path = tmp / "body.json"
         body_path.write_bytes(body)
-        database = f"sqlite:///{tmp / 'inbox.db'}"
+        database = args.database or f"sqlite:///{tmp / 'inbox.db'}"
         sys.path.insert(0, str(ROOT))
         from jsm_bridge.store import Store
 

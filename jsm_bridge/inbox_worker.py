@@ -30,6 +30,9 @@ DEAD = "dead"
 Observer = Callable[[float, str], None]
 """Called after each event with (seconds spent, outcome): the receiver's metrics hook."""
 
+ActionObserver = Callable[[str, str], None]
+"""Called for each action the processor reported, with (action kind, outcome status)."""
+
 
 class Processor(Protocol):
     """What the workers need of jsm_bridge.process.TicketProcessor (tests pass a fake)."""
@@ -96,6 +99,7 @@ class InboxWorkers:
         lease: timedelta = timedelta(minutes=5),
         claim_batch: int = 4,
         observer: Observer | None = None,
+        action_observer: ActionObserver | None = None,
         name: str = "inbox",
     ) -> None:
         self.store = store
@@ -109,6 +113,7 @@ class InboxWorkers:
         self.lease = lease
         self.claim_batch = claim_batch
         self.observer = observer
+        self.action_observer = action_observer
         self.name = name
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -208,7 +213,10 @@ class InboxWorkers:
         if policy is None:
             log.info("ignored: outside scope issue=%s event=%s", key, event.id)
             return SKIPPED
-        self.processor.process(key, policy)
+        result = self.processor.process(key, policy)
+        if self.action_observer is not None:
+            for outcome in getattr(result, "outcomes", ()) or ():
+                self.action_observer(outcome.action.kind, outcome.status)
         log.debug("inbox_processed issue=%s event=%s type=%s", key, event.id, event.event_type)
         return DONE
 

@@ -164,9 +164,11 @@ def test_a_webhook_is_carried_through_the_workers_processor_and_gateway_back_to_
             wait_for(raised)
             comment(sandbox, key, "Still broken")
             wait_for(lambda: store.inbox_depth()["done"] >= 3)  # created, updated (priority), comment
+            metrics = Jira(receiver).get("/metrics").text
         shutdown(app)
 
     assert [e.key for e in store.ledger_entries(key)] == [f"{key}:classify:P1"]
+    assert 'jsm_bridge_actions_total{kind="set_priority",outcome="done"} 1.0' in metrics
     assert store.inbox_depth()["dead"] == 0
     assert "ignored:" not in caplog.text  # every event, the id-only Data Center comment too, was processed
 
@@ -219,3 +221,37 @@ def test_the_production_server_configuration_serves_the_receiver(tmp_path: Path)
     assert answers == [{"status": "accepted"}, {"status": "duplicate"}, {"status": "duplicate"}]
     assert refused == 401
     assert [e.delivery_id for e in Store(database).inbox_list()] == ["prod-1"]
+
+
+def test_the_production_app_runs_inbox_workers_with_a_processor_when_jira_is_configured(
+    tmp_path: Path, policy_file: Path
+) -> None:
+    from webhooks.wsgi import build
+
+    with SandboxServer(clock=ManualClock(START)) as sandbox:
+        app = build(
+            {
+                "JSM_BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}",
+                "JSM_BRIDGE_JIRA_URL": sandbox.url,
+                "JSM_BRIDGE_JIRA_USER": "bot@example.com",
+                "JSM_BRIDGE_JIRA_TOKEN": "token",
+                "JSM_BRIDGE_POLICIES": str(policy_file),
+                "JSM_BRIDGE_INBOX_WORKERS": "3",
+            }
+        )
+        try:
+            state = app.extensions["jsm_bridge"]
+            assert isinstance(state.config.processor, TicketProcessor)
+            assert [p.name for p in state.config.processor.policies] == ["support"]
+            assert app.test_client().get("/healthz").json["workers"] == {"alive": 3, "expected": 3}  # type: ignore[index]
+        finally:
+            shutdown(app)
+
+
+def test_the_production_app_only_stores_events_when_no_jira_is_configured(tmp_path: Path) -> None:
+    from webhooks.wsgi import build
+
+    app = build({"JSM_BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}"})
+
+    assert app.extensions["jsm_bridge"].workers is None
+    assert app.test_client().get("/healthz").status_code == 200

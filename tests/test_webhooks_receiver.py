@@ -517,7 +517,6 @@ def test_a_batch_that_fails_part_way_leaves_nothing_half_written(store: Store, c
     assert all(slot.error is not None for slot in batch)
     assert store.inbox_list() == []
     assert committer.add(good) is True
-    committer.stop()
 
 
 def _slot(entry: InboxEntry) -> Any:

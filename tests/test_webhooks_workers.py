@@ -255,6 +255,27 @@ def test_the_processing_time_and_outcome_of_each_event_are_reported(
     assert seen == ["retry", "skipped"]
 
 
+def test_the_actions_the_processor_reports_are_counted_by_kind_and_outcome(
+    store: Store, processor: FakeProcessor, clock: ManualClock
+) -> None:
+    from types import SimpleNamespace
+
+    def process(key: str, policy: str) -> object:
+        outcomes = [("comment", "done"), ("transition", "failed")]
+        return SimpleNamespace(
+            outcomes=[SimpleNamespace(action=SimpleNamespace(kind=k), status=s) for k, s in outcomes]
+        )
+
+    processor.process = process  # type: ignore[method-assign]
+    counted: list[tuple[str, str]] = []
+    add(store, clock, "CB-11")
+    workers(
+        store, processor, clock, action_observer=lambda kind, status: counted.append((kind, status))
+    ).run_once()
+
+    assert counted == [("comment", "done"), ("transition", "failed")]
+
+
 def test_stopping_lets_the_event_in_flight_finish(
     store: Store, processor: FakeProcessor, clock: ManualClock
 ) -> None:

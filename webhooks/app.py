@@ -13,6 +13,7 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from jsm_bridge.inbox_worker import InboxWorkers
+from jsm_bridge.store import InboxEntry, StoreError
 from webhooks.committer import GroupCommitter
 from webhooks.config import ReceiverConfig
 from webhooks.metrics import Metrics
@@ -24,16 +25,14 @@ class ReceiverState:
     """What the blueprints share, kept in `app.extensions["jsm_bridge"]`."""
 
     def __init__(self, config: ReceiverConfig) -> None:
-        from jsm_bridge import store as store_module
-
         self.config = config
         self.store = config.store
         self.clock = config.clock
         self.secret = config.webhook_secret.encode("utf-8") if config.webhook_secret else None
         self.metrics = config.metrics or Metrics()
         self.metrics.watch_inbox(self.store.inbox_depth)
-        self.inbox_entry = store_module.InboxEntry
-        self.store_error: type[Exception] = store_module.StoreError
+        self.inbox_entry = InboxEntry
+        self.store_error: type[Exception] = StoreError
         self.committer = GroupCommitter(
             self.store,
             max_batch=config.commit_max_batch,
@@ -53,13 +52,13 @@ class ReceiverState:
                 poll_interval=config.worker_poll_interval,
                 lease=config.worker_lease,
                 observer=self.metrics.record_processed,
+                action_observer=self.metrics.record_action,
             )
 
     def close(self, timeout: float = 30.0) -> None:
-        """Stop the workers (each finishes the event in flight) and the group committer."""
+        """Stop the workers: each finishes the event in flight. (The committer has no thread to stop.)"""
         if self.workers is not None:
             self.workers.stop(timeout)
-        self.committer.stop()
 
 
 def commit_lock_path(store: Any) -> str | None:

@@ -85,14 +85,6 @@ class GroupCommitter:
         self.batches = 0
         self.entries = 0
 
-    @property
-    def alive(self) -> bool:
-        """Always True: there is no background thread that could have died."""
-        return True
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Nothing to stop; present so the app can close every part the same way."""
-
     def add(self, entry: Any) -> bool:
         """Store one inbox entry durably; True when it is new, False when the store had already seen it.
         Raises what the store raised for its batch (StoreError), or CommitTimeout."""
