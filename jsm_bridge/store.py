@@ -34,6 +34,10 @@ DEFAULT_SQLITE_PATH = Path("var") / "jsm-bridge.db"
 DEFAULT_DEDUPE_WINDOW = timedelta(minutes=10)
 _IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's bound on parameters
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+SQLITE_SYNCHRONOUS_ENV = "JSM_BRIDGE_SQLITE_SYNCHRONOUS"
+# FULL: a commit is on disk before it returns, so an acknowledged webhook survives a power cut or a
+# kernel crash. NORMAL (WAL): it survives a crash of the process only (see docs/store.md).
+SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")
 
 INBOX_STATES = ("pending", "processing", "done", "dead")
 LEDGER_STATES = ("pending", "done", "failed")
@@ -274,11 +278,21 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=_json_default, sort_keys=True)
 
 
-def _create_engine(url: str) -> Engine:
+def sqlite_synchronous(value: str | None = None) -> str:
+    """The SQLite `synchronous` level to use: the one given, else JSM_BRIDGE_SQLITE_SYNCHRONOUS, else FULL."""
+    chosen = (value or os.environ.get(SQLITE_SYNCHRONOUS_ENV, "") or "FULL").strip().upper()
+    if chosen not in SQLITE_SYNCHRONOUS:
+        raise StoreError(
+            f"{SQLITE_SYNCHRONOUS_ENV}={chosen!r} is not a synchronous level: use FULL (the default) or NORMAL"
+        )
+    return chosen
+
+
+def _create_engine(url: str, synchronous: str = "FULL", autocheckpoint: bool = True) -> Engine:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        engine = _sqlite_engine(url)
+        engine = _sqlite_engine(url, synchronous, autocheckpoint)
     elif backend == "postgresql":
         connect_args: dict[str, Any] = {}
         if parsed.get_driver_name() == "psycopg" and "connect_timeout" not in parsed.query:
@@ -304,7 +318,7 @@ def _never_share_connections_across_fork(engine: Engine) -> None:
             raise exc.DisconnectionError("connection opened in another process; opening a new one")
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, synchronous: str, autocheckpoint: bool) -> Engine:
     parsed = make_url(url)
     database = parsed.database or ""
     memory = database in ("", ":memory:")
@@ -328,7 +342,11 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys = ON")
         if not memory:
             _enable_wal(cursor)
-            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA synchronous = {synchronous}")
+            if not autocheckpoint:
+                # Someone else checkpoints (the receiver's checkpointer thread): a commit that crosses
+                # 1,000 WAL pages must not copy the WAL into the database while requests wait on it.
+                cursor.execute("PRAGMA wal_autocheckpoint = 0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -374,12 +392,18 @@ class Store:
         clock: Clock | None = None,
         *,
         dedupe_window: timedelta = DEFAULT_DEDUPE_WINDOW,
+        synchronous: str | None = None,
+        autocheckpoint: bool = True,
     ) -> None:
+        """`synchronous` (SQLite): FULL or NORMAL, default JSM_BRIDGE_SQLITE_SYNCHRONOUS or FULL.
+        `autocheckpoint=False` (SQLite): commits never checkpoint the WAL; call `wal_checkpoint()`."""
         self.url = database_url(url)
         self.clock: Clock = clock or SystemClock()
         self.dedupe_window = dedupe_window
+        self.synchronous = sqlite_synchronous(synchronous)
+        self.autocheckpoint = autocheckpoint
         try:
-            self.engine = _create_engine(self.url)
+            self.engine = _create_engine(self.url, self.synchronous, autocheckpoint)
         except (exc.ArgumentError, ImportError) as error:
             raise StoreError(f"cannot use database URL {self._safe_url()}: {error}") from error
         self.dialect = self.engine.dialect.name
@@ -440,6 +464,24 @@ class Store:
         """Check that the database answers; raises StoreUnavailable when it does not."""
         with self._read() as conn:
             conn.execute(sa.text("SELECT 1"))
+
+    def wal_checkpoint(self) -> tuple[int, int] | None:
+        """Copy committed WAL pages into a SQLite database file without blocking writers (PASSIVE).
+        Returns (pages in the WAL, pages copied so far), or None when there is no WAL to checkpoint
+        (PostgreSQL, in-memory SQLite) or another checkpoint is running."""
+        if self.dialect != "sqlite" or make_url(self.url).database in (None, "", ":memory:"):
+            return None
+        with self._errors():
+            raw = self.engine.raw_connection()
+            try:
+                # Outside any transaction (the driver runs in autocommit): SQLite refuses a checkpoint
+                # from a connection with one open.
+                busy, log_pages, copied = raw.driver_connection.execute(  # type: ignore[union-attr]
+                    "PRAGMA wal_checkpoint(PASSIVE)"
+                ).fetchone()
+            finally:
+                raw.close()
+        return None if busy else (int(log_pages), int(copied))
 
     def migrate(self) -> None:
         """Bring the schema up to date. Safe when several processes start at once."""
