@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -34,6 +35,10 @@ DEFAULT_SQLITE_PATH = Path("var") / "jsm-bridge.db"
 DEFAULT_DEDUPE_WINDOW = timedelta(minutes=10)
 _IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's bound on parameters
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+SQLITE_SYNCHRONOUS_ENV = "JSM_BRIDGE_SQLITE_SYNCHRONOUS"
+# FULL: a commit is on disk before it returns, so an acknowledged webhook survives a power cut or a
+# kernel crash. NORMAL (WAL): it survives a crash of the process only (see docs/store.md).
+SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")
 
 INBOX_STATES = ("pending", "processing", "done", "dead")
 LEDGER_STATES = ("pending", "done", "failed")
@@ -249,6 +254,24 @@ leases = sa.Table(
 )
 
 
+_INBOX_COLUMNS = (
+    "delivery_id",
+    "content_hash",
+    "event_type",
+    "issue_key",
+    "flavor",
+    "payload",
+    "received_at",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "updated_at",
+)
+_SQLITE_INBOX_INSERT = (
+    f"INSERT INTO inbox ({', '.join(_INBOX_COLUMNS)}) VALUES ({', '.join('?' * len(_INBOX_COLUMNS))})"
+)
+
+
 # --- engine ---------------------------------------------------------------------------------------
 
 
@@ -274,11 +297,21 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=_json_default, sort_keys=True)
 
 
-def _create_engine(url: str) -> Engine:
+def sqlite_synchronous(value: str | None = None) -> str:
+    """The SQLite `synchronous` level to use: the one given, else JSM_BRIDGE_SQLITE_SYNCHRONOUS, else FULL."""
+    chosen = (value or os.environ.get(SQLITE_SYNCHRONOUS_ENV, "") or "FULL").strip().upper()
+    if chosen not in SQLITE_SYNCHRONOUS:
+        raise StoreError(
+            f"{SQLITE_SYNCHRONOUS_ENV}={chosen!r} is not a synchronous level: use FULL (the default) or NORMAL"
+        )
+    return chosen
+
+
+def _create_engine(url: str, synchronous: str = "FULL", autocheckpoint: bool = True) -> Engine:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        engine = _sqlite_engine(url)
+        engine = _sqlite_engine(url, synchronous, autocheckpoint)
     elif backend == "postgresql":
         connect_args: dict[str, Any] = {}
         if parsed.get_driver_name() == "psycopg" and "connect_timeout" not in parsed.query:
@@ -304,7 +337,7 @@ def _never_share_connections_across_fork(engine: Engine) -> None:
             raise exc.DisconnectionError("connection opened in another process; opening a new one")
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, synchronous: str, autocheckpoint: bool) -> Engine:
     parsed = make_url(url)
     database = parsed.database or ""
     memory = database in ("", ":memory:")
@@ -328,7 +361,11 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys = ON")
         if not memory:
             _enable_wal(cursor)
-            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA synchronous = {synchronous}")
+            if not autocheckpoint:
+                # Someone else checkpoints (the receiver's checkpointer thread): a commit that crosses
+                # 1,000 WAL pages must not copy the WAL into the database while requests wait on it.
+                cursor.execute("PRAGMA wal_autocheckpoint = 0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -374,15 +411,28 @@ class Store:
         clock: Clock | None = None,
         *,
         dedupe_window: timedelta = DEFAULT_DEDUPE_WINDOW,
+        synchronous: str | None = None,
+        autocheckpoint: bool = True,
     ) -> None:
+        """`synchronous` (SQLite): FULL or NORMAL, default JSM_BRIDGE_SQLITE_SYNCHRONOUS or FULL.
+        `autocheckpoint=False` (SQLite): commits never checkpoint the WAL; call `wal_checkpoint()`."""
         self.url = database_url(url)
         self.clock: Clock = clock or SystemClock()
         self.dedupe_window = dedupe_window
+        self.synchronous = sqlite_synchronous(synchronous)
+        self.autocheckpoint = autocheckpoint
         try:
-            self.engine = _create_engine(self.url)
+            self.engine = _create_engine(self.url, self.synchronous, autocheckpoint)
         except (exc.ArgumentError, ImportError) as error:
             raise StoreError(f"cannot use database URL {self._safe_url()}: {error}") from error
         self.dialect = self.engine.dialect.name
+        self._sqlite_file = self.dialect == "sqlite" and make_url(self.url).database not in (
+            None,
+            "",
+            ":memory:",
+        )
+        self._writer_lock = threading.Lock()
+        self._writer: tuple[int, Any] | None = None
 
     def __repr__(self) -> str:
         return f"Store({self._safe_url()})"
@@ -394,6 +444,11 @@ class Store:
             return "<unparseable URL>"
 
     def close(self) -> None:
+        with self._writer_lock:
+            if self._writer is not None and self._writer[0] == os.getpid():
+                with suppress(Exception):
+                    self._writer[1].close()
+            self._writer = None
         self.engine.dispose()
 
     # -- transactions --
@@ -441,6 +496,24 @@ class Store:
         with self._read() as conn:
             conn.execute(sa.text("SELECT 1"))
 
+    def wal_checkpoint(self) -> tuple[int, int] | None:
+        """Copy committed WAL pages into a SQLite database file without blocking writers (PASSIVE).
+        Returns (pages in the WAL, pages copied so far), or None when there is no WAL to checkpoint
+        (PostgreSQL, in-memory SQLite) or another checkpoint is running."""
+        if self.dialect != "sqlite" or make_url(self.url).database in (None, "", ":memory:"):
+            return None
+        with self._errors():
+            raw = self.engine.raw_connection()
+            try:
+                # Outside any transaction (the driver runs in autocommit): SQLite refuses a checkpoint
+                # from a connection with one open.
+                busy, log_pages, copied = raw.driver_connection.execute(  # type: ignore[union-attr]
+                    "PRAGMA wal_checkpoint(PASSIVE)"
+                ).fetchone()
+            finally:
+                raw.close()
+        return None if busy else (int(log_pages), int(copied))
+
     def migrate(self) -> None:
         """Bring the schema up to date. Safe when several processes start at once."""
         from jsm_bridge.migrations import upgrade
@@ -470,7 +543,8 @@ class Store:
         if not entries:
             return []
         now = self._now()
-        results: list[bool] = []
+        if self._sqlite_file:
+            return self._inbox_add_many_sqlite(entries, now)
         with self._write() as conn:
             if self.dialect == "postgresql":
                 # Serialise writers of the same body so that the content window holds across instances.
@@ -489,68 +563,125 @@ class Store:
                 {e.content_hash for e in entries if e.delivery_id is None},
                 received_at,
             )
-            rows: list[dict[str, Any]] = []
-            for entry, received in zip(entries, received_at, strict=True):
-                if entry.delivery_id is not None:
-                    if entry.delivery_id in seen_ids:
-                        results.append(False)
-                        continue
-                elif any(abs(received - t) < self.dedupe_window for t in recent.get(entry.content_hash, ())):
-                    results.append(False)
-                    continue
-                rows.append(
-                    {
-                        "delivery_id": entry.delivery_id,
-                        "content_hash": entry.content_hash,
-                        "event_type": entry.event_type,
-                        "issue_key": entry.issue_key,
-                        "flavor": entry.flavor,
-                        "payload": entry.payload,
-                        "received_at": received,
-                        "state": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "updated_at": now,
-                    }
-                )
-                if entry.delivery_id is not None:
-                    seen_ids.add(entry.delivery_id)
-                recent.setdefault(entry.content_hash, []).append(received)
-                results.append(True)
+            results, rows = self._new_inbox_rows(entries, received_at, seen_ids, recent, now)
             if rows:
-                self._insert_inbox_rows(conn, rows)
+                conn.execute(inbox.insert(), [dict(zip(_INBOX_COLUMNS, row, strict=True)) for row in rows])
         return results
 
-    def _insert_inbox_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if self.dialect != "sqlite":
-            conn.execute(inbox.insert(), rows)
-            return
-        # SQLite: straight to the driver, datetimes in the text form UTCDateTime stores; the Core
-        # insert spends most of a batch's time converting bind values (measured in docs/webhooks.md).
-        columns = list(rows[0])
-        sql = f"INSERT INTO inbox ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-        times = [i for i, c in enumerate(columns) if isinstance(rows[0][c], datetime)]
-        values = []
-        for row in rows:
-            value = list(row.values())
-            for i in times:
-                value[i] = _sqlite_text(value[i])
-            values.append(tuple(value))
-        conn.exec_driver_sql(sql, values)
+    def _new_inbox_rows(
+        self,
+        entries: Sequence[InboxEntry],
+        received_at: list[datetime],
+        seen_ids: set[str],
+        recent: dict[str, list[datetime]],
+        now: Any,
+    ) -> tuple[list[bool], list[tuple[Any, ...]]]:
+        """Which entries are new (not seen before, nor earlier in the batch), and their rows in
+        _INBOX_COLUMNS order; `now` as the rows' driver wants it."""
+        results: list[bool] = []
+        rows: list[tuple[Any, ...]] = []
+        for entry, received in zip(entries, received_at, strict=True):
+            if entry.delivery_id is not None:
+                if entry.delivery_id in seen_ids:
+                    results.append(False)
+                    continue
+                seen_ids.add(entry.delivery_id)
+            else:
+                if any(abs(received - t) < self.dedupe_window for t in recent.get(entry.content_hash, ())):
+                    results.append(False)
+                    continue
+            recent.setdefault(entry.content_hash, []).append(received)
+            rows.append(
+                (
+                    entry.delivery_id,
+                    entry.content_hash,
+                    entry.event_type,
+                    entry.issue_key,
+                    entry.flavor,
+                    entry.payload,
+                    received if isinstance(now, datetime) else _sqlite_text(received),
+                    "pending",
+                    0,
+                    now,
+                    now,
+                )
+            )
+            results.append(True)
+        return results, rows
+
+    def _inbox_add_many_sqlite(self, entries: Sequence[InboxEntry], now: datetime) -> list[bool]:
+        """The webhook hot path on a SQLite file: straight to the driver, on a connection this process
+        keeps for inbox writes (SQLAlchemy's checkout, events and bind processing cost more than the
+        statements themselves: docs/webhooks.md, performance). Same transaction and checks as above."""
+        received_at = [_aware(e.received_at) for e in entries]
+        with self._writer_lock, self._errors():
+            db = self._inbox_writer()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    ids = [e.delivery_id for e in entries if e.delivery_id is not None]
+                    seen_ids: set[str] = set()
+                    for start in range(0, len(ids), _IN_CHUNK):
+                        chunk = ids[start : start + _IN_CHUNK]
+                        marks = ", ".join("?" * len(chunk))
+                        found = db.execute(
+                            f"SELECT delivery_id FROM inbox WHERE delivery_id IN ({marks})", chunk
+                        )
+                        seen_ids.update(row[0] for row in found)
+                    recent: dict[str, list[datetime]] = {}
+                    digests = sorted({e.content_hash for e in entries if e.delivery_id is None})
+                    if digests:
+                        low = _sqlite_text(min(received_at) - self.dedupe_window)
+                        high = _sqlite_text(max(received_at) + self.dedupe_window)
+                        for start in range(0, len(digests), _IN_CHUNK):
+                            chunk = digests[start : start + _IN_CHUNK]
+                            marks = ", ".join("?" * len(chunk))
+                            found = db.execute(
+                                "SELECT content_hash, received_at FROM inbox WHERE content_hash IN "
+                                f"({marks}) AND received_at > ? AND received_at < ?",
+                                [*chunk, low, high],
+                            )
+                            for digest, received in found:
+                                recent.setdefault(digest, []).append(_from_db(received))  # type: ignore[arg-type]
+                    results, rows = self._new_inbox_rows(
+                        entries, received_at, seen_ids, recent, _sqlite_text(now)
+                    )
+                    if rows:
+                        db.executemany(_SQLITE_INBOX_INSERT, rows)
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        with suppress(sqlite3.Error):
+                            db.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as error:
+                self._drop_inbox_writer()  # a fresh connection next time (the file may have been replaced)
+                raise StoreUnavailable(
+                    f"database {self._safe_url()} is unavailable: {error}; "
+                    f"check that it is running and reachable, or set {DATABASE_URL_ENV}"
+                ) from error
+            except sqlite3.Error as error:
+                raise StoreError(f"database error on {self._safe_url()}: {error}") from error
+        return results
+
+    def _inbox_writer(self) -> Any:
+        """This process's DB-API connection for inbox batches (checked out of the pool once, so it has
+        the pool's settings: WAL, synchronous, busy timeout). Call with _writer_lock held."""
+        if self._writer is None or self._writer[0] != os.getpid():  # never a connection from before a fork
+            self._writer = (os.getpid(), self.engine.raw_connection())
+        return self._writer[1].driver_connection
+
+    def _drop_inbox_writer(self) -> None:
+        if self._writer is not None and self._writer[0] == os.getpid():
+            with suppress(Exception):
+                self._writer[1].invalidate()
+        self._writer = None
 
     def _deliveries_seen(self, conn: Connection, delivery_ids: list[str]) -> set[str]:
         seen: set[str] = set()
         for start in range(0, len(delivery_ids), _IN_CHUNK):
             chunk = delivery_ids[start : start + _IN_CHUNK]
-            if (
-                self.dialect == "sqlite"
-            ):  # the driver directly: compiling an IN list costs more than the query
-                marks = ", ".join("?" for _ in chunk)
-                found = conn.exec_driver_sql(
-                    f"SELECT delivery_id FROM inbox WHERE delivery_id IN ({marks})", tuple(chunk)
-                )
-            else:
-                found = conn.execute(sa.select(inbox.c.delivery_id).where(inbox.c.delivery_id.in_(chunk)))
+            found = conn.execute(sa.select(inbox.c.delivery_id).where(inbox.c.delivery_id.in_(chunk)))
             seen.update(row[0] for row in found)
         return seen
 

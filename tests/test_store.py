@@ -665,7 +665,7 @@ def test_naive_datetimes_are_refused(store: Store) -> None:
 # --- the interface other parts code against ---
 
 INTERFACE = {
-    "__init__": ["self", "url", "clock", "dedupe_window"],
+    "__init__": ["self", "url", "clock", "dedupe_window", "synchronous", "autocheckpoint"],
     "migrate": ["self"],
     "ping": ["self"],
     "inbox_add": ["self", "entry"],
@@ -713,3 +713,37 @@ def test_inbox_entries_keep_their_field_names() -> None:
         "received_at",
         "flavor",
     ]
+
+
+def test_sqlite_commits_are_synced_to_disk_unless_normal_is_chosen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def synchronous(store: Store) -> int:
+        with store.engine.connect() as conn:
+            return int(conn.exec_driver_sql("PRAGMA synchronous").scalar())
+
+    assert synchronous(Store(f"sqlite:///{tmp_path / 'a.db'}")) == 2  # FULL
+    monkeypatch.setenv("JSM_BRIDGE_SQLITE_SYNCHRONOUS", "normal")
+    assert synchronous(Store(f"sqlite:///{tmp_path / 'b.db'}")) == 1  # NORMAL
+    assert synchronous(Store(f"sqlite:///{tmp_path / 'c.db'}", synchronous="FULL")) == 2
+
+
+def test_an_unknown_synchronous_level_is_refused_naming_the_setting() -> None:
+    with pytest.raises(StoreError, match="JSM_BRIDGE_SQLITE_SYNCHRONOUS='OFF'.*FULL"):
+        Store("sqlite:///unused.db", synchronous="off")
+
+
+def test_a_store_without_autocheckpoint_leaves_the_wal_to_wal_checkpoint(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.db'}", autocheckpoint=False)
+    store.migrate()
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    store.inbox_add(InboxEntry("d-1", content_hash("{}"), "jira:issue_created", "CB-1", "{}", T0))
+
+    pages, copied = store.wal_checkpoint() or (0, -1)
+    assert pages > 0 and copied == pages
+    store.close()
+
+
+def test_wal_checkpoint_has_nothing_to_do_without_a_wal() -> None:
+    assert Store("sqlite://").wal_checkpoint() is None

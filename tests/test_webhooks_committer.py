@@ -105,3 +105,15 @@ def test_batches_never_exceed_the_largest_batch() -> None:
 
     assert max(len(batch) for batch in writer.batches) <= 3
     assert sum(len(batch) for batch in writer.batches) == 10
+
+
+def test_a_waiting_request_is_woken_once_its_batch_is_done_and_not_before() -> None:
+    from webhooks.committer import _Signal
+
+    signal = _Signal()
+    assert signal.wait(0.01) is False and not signal.is_set()
+    threading.Timer(0.02, signal.set).start()
+
+    assert signal.wait(5) is True
+    signal.set()  # set again (a leader's own slot is set twice): harmless
+    assert signal.wait(0) is True and signal.is_set()

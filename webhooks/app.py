@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from jsm_bridge.inbox_worker import InboxWorkers
 from jsm_bridge.store import InboxEntry, StoreError
+from webhooks.checkpointer import WalCheckpointer
 from webhooks.committer import GroupCommitter
 from webhooks.config import ReceiverConfig
 from webhooks.metrics import Metrics
@@ -39,6 +40,11 @@ class ReceiverState:
             timeout=config.commit_timeout,
             lock_path=commit_lock_path(self.store),
         )
+        # A SQLite store whose commits do not checkpoint (ReceiverConfig.from_env builds it so) gets
+        # its checkpoints from a thread of this app instead.
+        self.checkpointer: WalCheckpointer | None = None
+        if self.committer.commit_lock is not None and getattr(self.store, "autocheckpoint", True) is False:
+            self.checkpointer = WalCheckpointer(self.store, self.committer.commit_lock)
         self.workers: InboxWorkers | None = None
         if config.processor is not None and config.worker_threads > 0:
             self.workers = InboxWorkers(
@@ -56,9 +62,12 @@ class ReceiverState:
             )
 
     def close(self, timeout: float = 30.0) -> None:
-        """Stop the workers: each finishes the event in flight. (The committer has no thread to stop.)"""
+        """Stop the workers (each finishes the event in flight), then the checkpointer. (The committer
+        has no thread to stop.)"""
         if self.workers is not None:
             self.workers.stop(timeout)
+        if self.checkpointer is not None:
+            self.checkpointer.stop(timeout)
 
 
 def commit_lock_path(store: Any) -> str | None:
@@ -96,6 +105,8 @@ def create_app(config: ReceiverConfig | Mapping[str, Any]) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
 
+    if state.checkpointer is not None:
+        state.checkpointer.start()
     if state.workers is not None:
         state.workers.start()
     return app

@@ -28,6 +28,36 @@ class CommitTimeout(Exception):
     (if the batch commits after all, the retry is acknowledged as a duplicate)."""
 
 
+class _Signal:
+    """A one-shot wake-up: a lock held from creation and released by `set()`.
+
+    threading.Event wraps a Condition (a lock, a list of waiters, a lock per waiter): a leader setting
+    one per request in its batch spent a quarter of its process's Python time in Event.set (profiled
+    under load, docs/webhooks.md). Releasing one lock that one waiter blocks on is a single C call."""
+
+    __slots__ = ("_lock", "_set")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._set = False
+
+    def set(self) -> None:
+        # Called by one thread at a time (the leader of the batch, or the one handing over leadership).
+        if not self._set:
+            self._set = True
+            self._lock.release()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, timeout: float) -> bool:
+        if self._lock.acquire(timeout=timeout):
+            self._lock.release()  # later waits return at once, as with an Event
+            return True
+        return self._set
+
+
 class _Slot:
     """One delivery waiting: its result (True stored, False already seen) or error, or a call to lead."""
 
@@ -35,7 +65,7 @@ class _Slot:
 
     def __init__(self, entry: Any) -> None:
         self.entry = entry
-        self.done = threading.Event()
+        self.done = _Signal()
         self.stored = False
         self.error: Exception | None = None
         self.lead = False
@@ -52,16 +82,24 @@ class _FileLock:
         self._path = path
         self._fd: int | None = None
         self._pid: int | None = None
+        # flock is held by an open file, not a thread: threads of one process exclude each other here.
+        self._threads = threading.Lock()
 
     def __enter__(self) -> None:
+        self._threads.acquire()
         if self._fd is None or self._pid != os.getpid():  # flock is per open file: a child opens its own
             self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
             self._pid = os.getpid()
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         assert self._fd is not None
         fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
 
 
 class GroupCommitter:
@@ -79,6 +117,8 @@ class GroupCommitter:
         self._max_batch = max_batch
         self._timeout = timeout
         self._file_lock = _FileLock(lock_path) if lock_path else None
+        # What must hold off commits for a moment (the WAL checkpointer's last pass); None without a file.
+        self.commit_lock: _FileLock | None = self._file_lock
         self._lock = threading.Lock()
         self._pending: list[_Slot] = []
         self._busy = False

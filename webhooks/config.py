@@ -62,7 +62,12 @@ class ReceiverConfig:
         if store is None:
             from jsm_bridge.store import Store
 
-            store = Store(url=env.get("JSM_BRIDGE_DATABASE_URL") or None)
+            # The receiver checkpoints a SQLite WAL from a thread of its own (webhooks/checkpointer.py).
+            store = Store(
+                url=env.get("JSM_BRIDGE_DATABASE_URL") or None,
+                synchronous=env.get("JSM_BRIDGE_SQLITE_SYNCHRONOUS") or None,
+                autocheckpoint=False,
+            )
         return cls(
             store=store,
             webhook_secret=env.get("JSM_BRIDGE_WEBHOOK_SECRET") or None,

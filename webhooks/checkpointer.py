@@ -1,0 +1,73 @@
+"""Checkpoints the SQLite inbox's write-ahead log from a thread of its own, off the requests' path.
+
+SQLite's automatic checkpoint runs inside the commit that crosses 1,000 WAL pages: that commit copies
+the WAL into the database and syncs it (tens of ms) while every request of both server processes waits
+on it. Here the copying happens beside the commits (PASSIVE never blocks a writer); only when writers
+kept the WAL from ever being fully copied does a pass finish the short remainder under the commit lock,
+so that the next commit starts the WAL again from its beginning and the file stays bounded."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+log = logging.getLogger("jsm_bridge.webhooks.checkpointer")
+
+
+class Checkpointable(Protocol):
+    def wal_checkpoint(self) -> tuple[int, int] | None: ...
+
+
+class WalCheckpointer:
+    """Every `interval` seconds while commits happen, a PASSIVE checkpoint; when the WAL holds more than
+    `limit_pages` pages that a pass could not all copy, one more pass holding `commit_lock`."""
+
+    def __init__(
+        self,
+        store: Checkpointable,
+        commit_lock: AbstractContextManager[object],
+        *,
+        interval: float = 0.05,
+        limit_pages: int = 4096,
+    ) -> None:
+        self._store = store
+        self._commit_lock = commit_lock
+        self._interval = interval
+        self._limit_pages = limit_pages
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.passes = 0
+        self.locked_passes = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="inbox-wal-checkpointer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.run_once()
+            except Exception as exc:  # the next commit checkpoints nothing, the next pass tries again
+                log.warning("wal_checkpoint_failed error=%s", type(exc).__name__)
+
+    def run_once(self) -> tuple[int, int] | None:
+        """One pass; returns (pages in the WAL, pages copied), or None when there was nothing to do."""
+        outcome = self._store.wal_checkpoint()
+        self.passes += 1
+        if outcome is None:
+            return None
+        pages, copied = outcome
+        if pages >= self._limit_pages and copied < pages:
+            # Commits kept appending while this pass copied: without a pass they cannot interrupt, the
+            # WAL would never restart and would grow for as long as the load lasts.
+            with self._commit_lock:
+                outcome = self._store.wal_checkpoint()
+            self.locked_passes += 1
+        return outcome
