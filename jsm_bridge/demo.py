@@ -521,7 +521,8 @@ def start(
         )
     )
     secret = secrets.token_hex(16)
-    store = Store(f"sqlite:///{folder / 'jsm-bridge.db'}", clock=clock)
+    # A throwaway database in a temporary folder: surviving a power cut is not worth an fsync a commit.
+    store = Store(f"sqlite:///{folder / 'jsm-bridge.db'}", clock=clock, synchronous="NORMAL")
     runtime = Runtime(
         policies=policies,
         store=store,
