@@ -311,45 +311,91 @@ class TicketProcessor:
     # -- crash recovery --
 
     def reconcile(self, older_than: datetime | timedelta = timedelta(minutes=10)) -> ReconcileResult:
-        """Settle claims left pending (a crash between claim and outcome) by asking Jira: when the
-        issue's done keys hold the key, the action happened, so mark it done; otherwise release it
-        for retry now. Claims younger than `older_than` may still be running and are left alone."""
+        """Settle claims left pending (a crash between claim and outcome) by asking Jira what happened.
+
+        A claim is marked done when Jira shows the action took place: the issue's done keys hold its
+        key; for a comment, one of the issue's comments carries the key (comment property
+        jsm-bridge.action); for other kinds, the issue already shows the action's effect (its status,
+        priority, assignee, field values, labels, tier). Otherwise the claim is released for retry now.
+        Claims younger than `older_than` may still be running and are left alone; when Jira cannot be
+        asked, the claim stays pending for the next reconcile."""
         cutoff = self.clock.now() - older_than if isinstance(older_than, timedelta) else older_than
         done: list[str] = []
         released: list[str] = []
         unresolved: list[str] = []
-        known: dict[str, frozenset[str] | None] = {}
+        evidence: dict[str, _Evidence] = {}
         for entry in self.store.ledger_pending(cutoff):
-            if entry.ticket not in known:
-                try:
-                    known[entry.ticket] = frozenset(self.gateway.done_keys(entry.ticket))
-                except JiraError as error:  # Jira unreachable: leave the claim for the next reconcile
-                    _log("reconcile_deferred", level=logging.WARNING, ticket=entry.ticket, error=error)
-                    known[entry.ticket] = None
-            keys = known[entry.ticket]
             fields: dict[str, Any] = {
                 "ticket": entry.ticket,
                 "rule": entry.rule,
                 "action": entry.kind,
                 "key": entry.key,
             }
-            if keys is None:
+            found = evidence.setdefault(entry.ticket, _Evidence(entry.ticket, self))
+            try:
+                reason = found.shows(entry)
+            except JiraError as error:  # Jira unreachable: leave the claim for the next reconcile
+                _log("reconcile_deferred", level=logging.WARNING, **fields, error=error)
                 unresolved.append(entry.key)
-            elif entry.key in keys:
+                continue
+            if reason is not None:
                 if not self.dry_run:
                     self.store.ledger_done(entry.key)
-                _log("reconcile_done", **fields, reason="Jira has the done key")
+                _log("reconcile_done", **fields, reason=reason)
                 done.append(entry.key)
-            else:
-                if not self.dry_run:
-                    now = self.clock.now()
-                    self.store.ledger_failed(
-                        entry.key, "claim left pending by a crash; Jira has no done key", now
-                    )
-                    self.store.cache_wake(entry.ticket, now)  # so the due-check carries it out soon
-                _log("reconcile_released", **fields, reason="Jira has no done key")
-                released.append(entry.key)
+                continue
+            if not self.dry_run:
+                now = self.clock.now()
+                self.store.ledger_failed(
+                    entry.key, "claim left pending by a crash; Jira shows no sign of the action", now
+                )
+                self.store.cache_wake(entry.ticket, now)  # so the due-check carries it out soon
+            _log("reconcile_released", **fields, reason="Jira shows no sign of the action")
+            released.append(entry.key)
         return ReconcileResult(tuple(done), tuple(released), tuple(unresolved))
+
+
+class _Evidence:
+    """What Jira says about one ticket's actions, read lazily and once per reconcile: the done keys,
+    the action keys on its comments, and the ticket itself (for effects)."""
+
+    def __init__(self, ticket: str, processor: TicketProcessor) -> None:
+        self.ticket = ticket
+        self.processor = processor
+        self._done: frozenset[str] | None = None
+        self._comments: frozenset[str] | None = None
+        self._tickets: dict[str, Ticket | None] = {}
+
+    def shows(self, entry: LedgerEntry) -> str | None:
+        """Why Jira shows this action happened, or None when it does not. Raises JiraError."""
+        gateway = self.processor.gateway
+        if self._done is None:
+            self._done = frozenset(gateway.done_keys(self.ticket))
+        if entry.key in self._done:
+            return "Jira has the done key"
+        if entry.kind == "comment":
+            if self._comments is None:
+                self._comments = frozenset(gateway.comment_action_keys(self.ticket))
+            return "a comment carries the action key" if entry.key in self._comments else None
+        try:
+            action = entry.to_action()
+        except Exception as error:  # an unreadable ledger row cannot be compared: release it
+            _log("reconcile_unreadable", level=logging.WARNING, key=entry.key, error=error)
+            return None
+        policy = self.processor.policy_for(self.ticket)
+        if policy is None:
+            return None
+        if policy.name not in self._tickets:
+            try:
+                self._tickets[policy.name] = gateway.fetch_ticket(self.ticket, policy)
+            except NotFound:
+                self._tickets[policy.name] = None
+        ticket = self._tickets[policy.name]
+        if ticket is None:
+            return None
+        from jsm_bridge.jira.executor import already_in_effect
+
+        return "Jira already shows the effect" if already_in_effect(action, ticket, policy) else None
 
 
 def scope_projects(jql: str) -> frozenset[str] | None:

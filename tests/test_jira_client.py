@@ -405,6 +405,43 @@ def test_a_comment_on_an_issue_that_is_no_request_uses_the_platform_api_with_the
     assert len([c for c in http.calls if "servicedeskapi" in c.request.url]) == 1
 
 
+def test_a_comment_with_an_action_key_carries_it_and_its_visibility_as_comment_properties_in_one_request(
+    http,
+):
+    gateway, _ = make_gateway(CLOUD)
+    http.post(url(CLOUD, "rest/api/2/issue/CB-1/comment"), status=201, json={"id": "30011"})
+    assert (
+        gateway.add_comment("CB-1", "Escalating.", public=False, action_key="CB-1:tier:Development")
+        == "30011"
+    )
+    assert len(http.calls) == 1  # no service desk look-up: the platform API takes both properties
+    assert body_of(http.calls[0]) == {
+        "body": "Escalating.",
+        "properties": [
+            {"key": "sd.public.comment", "value": {"internal": True}},
+            {"key": "jsm-bridge.action", "value": {"key": "CB-1:tier:Development"}},
+        ],
+    }
+
+
+def test_the_action_keys_of_an_issues_comments_are_read_from_their_properties(http):
+    gateway, _ = make_gateway(CLOUD)
+    http.get(
+        url(CLOUD, "rest/api/2/issue/CB-1/comment"),
+        json={
+            "startAt": 0,
+            "total": 3,
+            "comments": [
+                {"id": "1", "properties": [{"key": "jsm-bridge.action", "value": {"key": "CB-1:ack"}}]},
+                {"id": "2", "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]},
+                {"id": "3"},
+            ],
+        },
+    )
+    assert gateway.comment_action_keys("CB-1") == frozenset({"CB-1:ack"})
+    assert "expand=properties" in http.calls[0].request.url
+
+
 def test_mentions_are_written_as_account_ids_on_cloud():
     gateway, _ = make_gateway(CLOUD)
     text = gateway.render_mentions("Please look, [~manager-1].", ["manager-1", "lead-2"])

@@ -69,7 +69,9 @@ def test_every_action_kind_has_an_executor():
         (
             AddComment(key="k3", body="Update", public=False, mentions=("manager-1",), **COMMON),
             RecordedWrite(
-                "add_comment", "CB-1", {"body": "Update", "public": False, "mentions": ["manager-1"]}
+                "add_comment",
+                "CB-1",
+                {"body": "Update", "public": False, "mentions": ["manager-1"], "action_key": "k3"},
             ),
         ),
         (Assign(key="k4", assignee="alex", **COMMON), RecordedWrite("assign", "CB-1", {"user": "alex"})),

@@ -430,10 +430,33 @@ class JiraGateway:
         body = {"accountId": user} if self.is_cloud else {"name": user}
         self._write("PUT", paths.ISSUE_ASSIGNEE, key=key, body=body)
 
-    def add_comment(self, key: str, body: str, public: bool, mentions: Sequence[str] = ()) -> str | None:
-        """Post a comment; returns its id. A JSM request gets POST /rest/servicedeskapi/request/{key}/comment
-        with `public`; another issue the platform API, internal ones with sd.public.comment {"internal": true}."""
+    def add_comment(
+        self,
+        key: str,
+        body: str,
+        public: bool,
+        mentions: Sequence[str] = (),
+        *,
+        action_key: str | None = None,
+    ) -> str | None:
+        """Post a comment; returns its id.
+
+        With `action_key` (every comment the executor posts) the comment goes through the platform API,
+        POST /rest/api/2/issue/{key}/comment, carrying two comment properties in the same request:
+        sd.public.comment ({"internal": not public}) and jsm-bridge.action ({"key": action_key}), so
+        Jira itself can later say which action posted it (`comment_action_keys`). Without one, a JSM
+        request gets POST /rest/servicedeskapi/request/{key}/comment with `public`, another issue the
+        platform API, internal ones with sd.public.comment {"internal": true}."""
         text = self.render_mentions(body, mentions)
+        if action_key is not None:
+            payload: dict[str, Any] = {
+                "body": text,
+                "properties": [
+                    {"key": paths.SD_PUBLIC_COMMENT, "value": {"internal": not public}},
+                    {"key": paths.ACTION_COMMENT_PROPERTY, "value": {"key": action_key}},
+                ],
+            }
+            return _str_id(self._write("POST", paths.ISSUE_COMMENTS, key=key, body=payload))
         if self._is_service_desk(key):
             try:
                 data = self._write(
@@ -447,10 +470,16 @@ class JiraGateway:
             except NotFound:
                 # Nothing was written: the issue is not a customer request. Use the platform API.
                 log_event(log, "jira.comment_fallback", ticket=key, reason="not a service desk request")
-        payload: dict[str, Any] = {"body": text}
+        payload = {"body": text}
         if not public:
             payload["properties"] = [{"key": paths.SD_PUBLIC_COMMENT, "value": {"internal": True}}]
         return _str_id(self._write("POST", paths.ISSUE_COMMENTS, key=key, body=payload))
+
+    def comment_action_keys(self, key: str) -> frozenset[str]:
+        """The action keys the issue's comments carry (comment property jsm-bridge.action): which
+        actions' comments Jira holds, whether or not their done keys were recorded."""
+        comments = self._pages(paths.ISSUE_COMMENTS, "comments", key=key, params={"expand": "properties"})
+        return frozenset(_comment_action_keys(comments))
 
     def render_mentions(self, body: str, mentions: Sequence[str] = ()) -> str:
         """Mentions as this flavour writes them: [~accountid:ID] on Cloud, [~name] on Data Center.
@@ -762,6 +791,17 @@ def _array(data: Any) -> list[Any]:
 
 def _issues(page: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [i for i in _array(page.get("issues")) if isinstance(i, dict)]
+
+
+def _comment_action_keys(comments: Iterable[Any]) -> Iterator[str]:
+    """Action keys from comments read with expand=properties."""
+    for comment in comments:
+        for prop in _array(_object(comment).get("properties")):
+            prop = _object(prop)
+            if prop.get("key") == paths.ACTION_COMMENT_PROPERTY:
+                value = _object(prop.get("value")).get("key")
+                if isinstance(value, str) and value:
+                    yield value
 
 
 def _str_id(data: Any) -> str | None:

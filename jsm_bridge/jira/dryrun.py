@@ -93,6 +93,9 @@ class DryRunGateway:
             recorded = frozenset(self._done.get(key, ()))
         return self.inner.done_keys(key) | recorded
 
+    def comment_action_keys(self, key: str) -> frozenset[str]:
+        return self.inner.comment_action_keys(key)
+
     def request_sla(self, key: str) -> list[SlaMetric]:
         return self.inner.request_sla(key)
 
@@ -118,8 +121,18 @@ class DryRunGateway:
     def assign(self, key: str, user: str | None) -> None:
         self._record("assign", key, user=user)
 
-    def add_comment(self, key: str, body: str, public: bool, mentions: Sequence[str] = ()) -> str | None:
-        self._record("add_comment", key, body=body, public=public, mentions=list(mentions))
+    def add_comment(
+        self,
+        key: str,
+        body: str,
+        public: bool,
+        mentions: Sequence[str] = (),
+        *,
+        action_key: str | None = None,
+    ) -> str | None:
+        self._record(
+            "add_comment", key, body=body, public=public, mentions=list(mentions), action_key=action_key
+        )
         return None
 
     def set_property(self, key: str, name: str, value: Any) -> None:
