@@ -24,6 +24,10 @@ from jsm_bridge.ticket import Ticket
 
 log = logging.getLogger(__name__)
 
+# The lease each running instance renews (the scheduler does, every due-check): a claim whose holder
+# still holds it belongs to a live instance and is never reconciled, however old.
+ALIVE_LEASE_PREFIX = "jsm-bridge:alive:"
+
 # How long the answer to "which policy governs this ticket" is trusted, found and not found.
 POLICY_CACHE_TTL = timedelta(minutes=5)
 POLICY_MISS_TTL = timedelta(seconds=30)
@@ -139,6 +143,7 @@ class TicketProcessor:
     backoff: Backoff = field(default_factory=Backoff)
     _policy_cache: dict[str, _PolicyAnswer] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _in_flight: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.decide is None:
@@ -235,13 +240,35 @@ class TicketProcessor:
                 entry.state == "pending" or (entry.state == "failed" and entry.retry_at is not None)
             )
             return Outcome(action, "skipped", detail, entry.retry_at if entry else None, owed=owed)
+        with self._lock:
+            self._in_flight.add(action.key)
         try:
-            self.execute(action, self.gateway, policy)
-        except Exception as error:  # every failure is recorded in the ledger, never left pending
-            return self._failed(action, error, fields)
-        self.store.ledger_done(action.key)
+            try:
+                if self._comment_already_posted(action):
+                    self.store.ledger_done(action.key)
+                    _log(
+                        "not_acting", **fields, reason="a comment on the issue already carries the action key"
+                    )
+                    return Outcome(action, "done", action.reason)
+                self.execute(action, self.gateway, policy)
+            except Exception as error:  # every failure is recorded in the ledger, never left pending
+                return self._failed(action, error, fields)
+            self.store.ledger_done(action.key)
+        finally:
+            with self._lock:
+                self._in_flight.discard(action.key)
         _log("action_done", **fields, reason=action.reason)
         return Outcome(action, "done", action.reason)
+
+    def _comment_already_posted(self, action: Action) -> bool:
+        """Before a comment is posted again (a retry: the last attempt may have reached Jira even though
+        it failed, such as a timeout), ask Jira whether a comment already carries its key."""
+        if action.kind != "comment":
+            return False
+        entry = self.store.ledger_get(action.key)
+        if entry is None or entry.attempts <= 1:
+            return False
+        return action.key in self.gateway.comment_action_keys(action.ticket)
 
     def _failed(self, action: Action, error: Exception, fields: dict[str, Any]) -> Outcome:
         entry = self.store.ledger_get(action.key)
@@ -317,14 +344,19 @@ class TicketProcessor:
         key; for a comment, one of the issue's comments carries the key (comment property
         jsm-bridge.action); for other kinds, the issue already shows the action's effect (its status,
         priority, assignee, field values, labels, tier). Otherwise the claim is released for retry now.
-        Claims younger than `older_than` may still be running and are left alone; when Jira cannot be
-        asked, the claim stays pending for the next reconcile."""
+        Claims younger than `older_than` may still be running and are left alone, and so are claims
+        this processor is carrying out now and claims whose holder is alive (it renews its
+        `jsm-bridge:alive:<holder>` lease); when Jira cannot be asked, the claim stays pending for the
+        next reconcile. Safe to run often and on any instance."""
         cutoff = self.clock.now() - older_than if isinstance(older_than, timedelta) else older_than
         done: list[str] = []
         released: list[str] = []
         unresolved: list[str] = []
         evidence: dict[str, _Evidence] = {}
+        alive: dict[str, bool] = {}
         for entry in self.store.ledger_pending(cutoff):
+            if self._still_running(entry, alive):
+                continue
             fields: dict[str, Any] = {
                 "ticket": entry.ticket,
                 "rule": entry.rule,
@@ -346,13 +378,29 @@ class TicketProcessor:
                 continue
             if not self.dry_run:
                 now = self.clock.now()
-                self.store.ledger_failed(
-                    entry.key, "claim left pending by a crash; Jira shows no sign of the action", now
-                )
+                why = "claim left pending by a crash; Jira shows no sign of the action"
+                if not self.store.ledger_release(entry.key, entry.holder, why, now):
+                    _log("not_acting", **fields, reason="claim settled meanwhile by its holder")
+                    continue
                 self.store.cache_wake(entry.ticket, now)  # so the due-check carries it out soon
             _log("reconcile_released", **fields, reason="Jira shows no sign of the action")
             released.append(entry.key)
         return ReconcileResult(tuple(done), tuple(released), tuple(unresolved))
+
+    def _still_running(self, entry: LedgerEntry, alive: dict[str, bool]) -> bool:
+        """True when the claim's holder may still be carrying it out: this processor, now, or another
+        instance that still renews its alive lease. (A claim of this holder's name that this processor
+        is not carrying out was left by an earlier process of the same name.)"""
+        if entry.holder == self.holder:
+            with self._lock:
+                return entry.key in self._in_flight
+        if entry.holder is None:
+            return False
+        if entry.holder not in alive:
+            lease_holder = getattr(self.store, "lease_holder", None)
+            lease = lease_holder(ALIVE_LEASE_PREFIX + entry.holder) if lease_holder is not None else None
+            alive[entry.holder] = lease is not None
+        return alive[entry.holder]
 
 
 class _Evidence:
@@ -470,6 +518,7 @@ def _log(event: str, level: int = logging.INFO, **fields: Any) -> None:
 
 
 __all__ = [
+    "ALIVE_LEASE_PREFIX",
     "Backoff",
     "Outcome",
     "ProcessResult",

@@ -759,6 +759,34 @@ class Store:
             key, state="failed", error=error, retry_at=None if retry_at is None else _aware(retry_at)
         )
 
+    def ledger_release(self, key: str, holder: str | None, error: str, retry_at: datetime) -> bool:
+        """Release a claim a crash left pending: failed, retry at `retry_at`. Only while it is still
+        pending under the same holder: an outcome recorded meanwhile (the claim was alive after all)
+        is never overwritten. True when it was released."""
+        holder_is = ledger.c.holder.is_(None) if holder is None else ledger.c.holder == holder
+        with self._write() as conn:
+            result = conn.execute(
+                ledger.update()
+                .where(ledger.c.key == key, ledger.c.state == "pending", holder_is)
+                .values(state="failed", error=error, retry_at=_aware(retry_at))
+            )
+            return result.rowcount == 1
+
+    def ledger_retry(self, key: str) -> LedgerEntry:
+        """Make a given-up action owed again (an operator's decision): failed, retry now, attempts
+        reset. Only a failed action can be retried; raises UnknownEntry or StoreError otherwise."""
+        now = self._now()
+        with self._write() as conn:
+            row = conn.execute(sa.select(ledger.c.state).where(ledger.c.key == key)).first()
+            if row is None:
+                raise UnknownEntry(f"no ledger entry {key!r}")
+            if row.state != "failed":
+                raise StoreError(f"ledger entry {key!r} is {row.state}; only failed actions are retried")
+            conn.execute(ledger.update().where(ledger.c.key == key).values(attempts=0, retry_at=now))
+        entry = self.ledger_get(key)
+        assert entry is not None
+        return entry
+
     def _ledger_set(self, key: str, **values: Any) -> None:
         with self._write() as conn:
             result = conn.execute(ledger.update().where(ledger.c.key == key).values(**values))
@@ -785,10 +813,17 @@ class Store:
         with self._read() as conn:
             return frozenset(row.key for row in conn.execute(query))
 
-    def ledger_entries(self, ticket: str | None = None) -> list[LedgerEntry]:
+    def ledger_entries(
+        self, ticket: str | None = None, *, state: str | None = None, limit: int | None = None
+    ) -> list[LedgerEntry]:
+        """Ledger rows, oldest claim first; of one ticket, of one state, at most `limit` when given."""
         query = sa.select(ledger).order_by(ledger.c.claimed_at, ledger.c.key)
         if ticket is not None:
             query = query.where(ledger.c.ticket == ticket)
+        if state is not None:
+            query = query.where(ledger.c.state == state)
+        if limit is not None:
+            query = query.limit(limit)
         with self._read() as conn:
             return [_ledger_entry(row) for row in conn.execute(query)]
 

@@ -17,7 +17,7 @@ from jsm_bridge.actions import Action, AddComment, Label
 from jsm_bridge.clock import ManualClock
 from jsm_bridge.jira.errors import BadRequest, JiraUnavailable, NotFound, RateLimited
 from jsm_bridge.policy import Policy, load_policy
-from jsm_bridge.process import Backoff, TicketProcessor, scope_projects
+from jsm_bridge.process import ALIVE_LEASE_PREFIX, Backoff, TicketProcessor, scope_projects
 from jsm_bridge.store import Store
 from jsm_bridge.ticket import Ticket
 from tests.stores import BACKENDS, database_url
@@ -415,6 +415,34 @@ def test_reconcile_marks_done_a_comment_whose_action_key_a_comment_on_the_issue_
     clock.advance(timedelta(minutes=15))
     result = processor(gateway, store, [policy], clock).reconcile(timedelta(minutes=10))
     assert result.done == (action.key,)
+    entry = store.ledger_get(action.key)
+    assert entry is not None and entry.state == "done"
+
+
+def test_reconcile_leaves_alone_the_claims_of_an_instance_that_is_still_alive(
+    gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
+) -> None:
+    action = crashed_claim(store, gateway, policy)
+    clock.advance(timedelta(minutes=15))
+    store.acquire_lease(ALIVE_LEASE_PREFIX + "host-gone", "host-gone", timedelta(seconds=30))
+    result = processor(gateway, store, [policy], clock).reconcile(timedelta(minutes=10))
+    assert (result.done, result.released, result.unresolved) == ((), (), ())
+    clock.advance(timedelta(minutes=1))  # it stopped renewing: it died
+    assert processor(gateway, store, [policy], clock).reconcile(timedelta(minutes=10)).released == (
+        action.key,
+    )
+
+
+def test_a_retried_comment_that_jira_already_holds_is_marked_done_without_posting_again(
+    gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
+) -> None:
+    action = decide(gateway.tickets["CB-1"], policy, T0).actions[0]
+    store.ledger_claim(action, "host-1")
+    # The POST timed out, yet Jira had accepted it: the comment is there, carrying its key.
+    store.ledger_failed(action.key, "JiraUnavailable: no answer within 30s", T0)
+    gateway.comment_keys["CB-1"] = {action.key}
+    processor(gateway, store, [policy], clock).process("CB-1", policy)
+    assert action.key not in gateway.writes
     entry = store.ledger_get(action.key)
     assert entry is not None and entry.state == "done"
 

@@ -1,5 +1,5 @@
-"""Reconcile over real HTTP against the sandbox: a crash after Jira accepted a write, before the done key
-or the ledger's outcome was recorded, is settled from what Jira shows, and nothing is done twice."""
+"""Exactly once over real HTTP against the sandbox: a crash after Jira accepted a write, before the done
+key or the ledger's outcome was recorded, is settled from what Jira shows, and nothing is done twice."""
 
 from __future__ import annotations
 
@@ -73,7 +73,12 @@ def bridge(server: tuple[str, SandboxServer], tmp_path: Path) -> Iterator[Bridge
     settings: dict[str, object] = {"url": sandbox.url, "token": PAT, "flavor": flavor}
     if flavor == CLOUD:
         settings["user"] = "agent"
-    gateway = JiraGateway(JiraConfig(**settings), session=requests.Session(), clock=sandbox.clock)  # type: ignore[arg-type]
+    gateway = JiraGateway(
+        JiraConfig(**settings),  # type: ignore[arg-type]
+        session=requests.Session(),
+        clock=sandbox.clock,
+        sleep=lambda seconds: sandbox.clock.advance(timedelta(seconds=seconds)),  # waits move the clock
+    )
     store = Store(f"sqlite:///{tmp_path / 'bridge.db'}", clock=sandbox.clock)
     store.migrate()
     issue = sandbox.state.create_issue(
@@ -159,3 +164,18 @@ def test_a_priority_change_jira_does_not_show_is_released(bridge: Bridge) -> Non
     assert bridge.store.ledger_claim(urgent, "host-gone")
     bridge.sandbox.clock.advance(timedelta(minutes=15))
     assert bridge.processor().reconcile(timedelta(minutes=10)).released == (urgent.key,)
+
+
+def test_a_comment_whose_post_failed_after_jira_accepted_it_is_not_posted_again(bridge: Bridge) -> None:
+    comment = AddComment(**_common(bridge, "acknowledge"), body="We are looking into it.", public=True)
+    assert bridge.store.ledger_claim(comment, "host-1")
+    perform(comment, bridge.gateway, bridge.policy)
+    # The answer was lost (a timeout): the ledger records a failure, to be retried.
+    bridge.store.ledger_failed(
+        comment.key, "JiraUnavailable: no answer within 30s", bridge.sandbox.clock.now()
+    )
+
+    processor = bridge.processor(lambda t, p, now: Decision((comment,) if comment.key not in t.done else ()))
+    result = processor.process(bridge.key, bridge.policy)
+    assert [o.status for o in result.outcomes] == ["done"]
+    assert bridge.comments() == ["We are looking into it."]

@@ -684,7 +684,7 @@ INTERFACE = {
     "ledger_get": ["self", "key"],
     "ledger_pending": ["self", "older_than"],
     "ledger_done_keys": ["self", "ticket"],
-    "ledger_entries": ["self", "ticket"],
+    "ledger_entries": ["self", "ticket", "state", "limit"],
     "cache_put": ["self", "ticket", "policy", "next_due", "snapshot"],
     "cache_due": ["self", "now"],
     "earliest_due": ["self"],
@@ -713,3 +713,24 @@ def test_inbox_entries_keep_their_field_names() -> None:
         "received_at",
         "flavor",
     ]
+
+
+def test_releasing_a_crashed_claim_never_overwrites_an_outcome_recorded_meanwhile(store: Store) -> None:
+    action = AddComment(
+        key="CB-1:ack", ticket="CB-1", rule="ack", reason="new", at=T0, body="Thanks", public=True
+    )
+    assert store.ledger_claim(action, "host-a")
+    store.ledger_done(action.key)  # the holder was alive after all
+    assert not store.ledger_release(action.key, "host-a", "claim left pending", T0)
+    entry = store.ledger_get(action.key)
+    assert entry is not None and entry.state == "done"
+
+
+def test_a_pending_claim_is_released_for_retry_at_the_time_given(store: Store) -> None:
+    action = AddComment(
+        key="CB-1:ack", ticket="CB-1", rule="ack", reason="new", at=T0, body="Thanks", public=True
+    )
+    assert store.ledger_claim(action, "host-a")
+    assert store.ledger_release(action.key, "host-a", "claim left pending", T0)
+    entry = store.ledger_get(action.key)
+    assert entry is not None and (entry.state, entry.retry_at) == ("failed", T0)
