@@ -618,13 +618,18 @@ class Store:
             rows = conn.execute(sa.select(inbox).where(inbox.c.id.in_(ids)).order_by(inbox.c.id))
             return [_inbox_event(row) for row in rows]
 
-    def inbox_done(self, event_id: int) -> None:
-        self._inbox_set(event_id, state="done", holder=None, lease_until=None, error=None)
+    def inbox_done(self, event_id: int, holder: str | None = None) -> bool:
+        """Mark an event processed. With `holder` (the worker that claimed it), only while that worker
+        still holds it: when its lease ran out and another worker claimed the event, nothing changes
+        (logged `not acting: lease lost`) and False is returned."""
+        return self._inbox_set(event_id, holder, state="done", holder=None, lease_until=None, error=None)
 
-    def inbox_retry(self, event_id: int, error: str, at: datetime) -> None:
-        """Count a failed attempt and put the event back in the queue, due at `at`."""
-        self._inbox_set(
+    def inbox_retry(self, event_id: int, error: str, at: datetime, holder: str | None = None) -> bool:
+        """Count a failed attempt and put the event back in the queue, due at `at`. With `holder`, only
+        while that worker still holds the event (see inbox_done)."""
+        return self._inbox_set(
             event_id,
+            holder,
             state="pending",
             attempts=inbox.c.attempts + 1,
             error=error,
@@ -633,10 +638,17 @@ class Store:
             lease_until=None,
         )
 
-    def inbox_dead(self, event_id: int, error: str) -> None:
-        """Give up on an event: it stays in the inbox, state dead, until someone replays it."""
-        self._inbox_set(
-            event_id, state="dead", attempts=inbox.c.attempts + 1, error=error, holder=None, lease_until=None
+    def inbox_dead(self, event_id: int, error: str, holder: str | None = None) -> bool:
+        """Give up on an event: it stays in the inbox, state dead, until someone replays it. With
+        `holder`, only while that worker still holds the event (see inbox_done)."""
+        return self._inbox_set(
+            event_id,
+            holder,
+            state="dead",
+            attempts=inbox.c.attempts + 1,
+            error=error,
+            holder=None,
+            lease_until=None,
         )
 
     def inbox_replay(self, event_id: int) -> None:
@@ -664,14 +676,27 @@ class Store:
                 )
             )
 
-    def _inbox_set(self, event_id: int, **values: Any) -> None:
+    def _inbox_set(self, event_id: int, worker: str | None, **values: Any) -> bool:
+        """Update an event; with `worker`, only while that worker holds it (state processing)."""
         now = self._now()
+        where = [inbox.c.id == event_id]
+        if worker is not None:
+            where += [inbox.c.holder == worker, inbox.c.state == "processing"]
         with self._write() as conn:
-            result = conn.execute(
-                inbox.update().where(inbox.c.id == event_id).values(updated_at=now, **values)
-            )
-            if result.rowcount == 0:
-                raise UnknownEntry(f"no inbox event {event_id}")
+            result = conn.execute(inbox.update().where(*where).values(updated_at=now, **values))
+            if result.rowcount == 1:
+                return True
+            row = conn.execute(sa.select(inbox.c.state, inbox.c.holder).where(inbox.c.id == event_id)).first()
+        if row is None:
+            raise UnknownEntry(f"no inbox event {event_id}")
+        log.info(
+            "not acting: lease lost event=%s worker=%s state=%s holder=%s",
+            event_id,
+            worker,
+            row.state,
+            row.holder,
+        )
+        return False
 
     def inbox_list(self, state: str | None = None, limit: int = 100) -> list[InboxEvent]:
         """Events, newest first, optionally of one state."""
