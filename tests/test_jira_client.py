@@ -472,9 +472,27 @@ def test_record_done_appends_the_key_and_keeps_the_newest_500(http):
     prop = url(CLOUD, "rest/api/2/issue/CB-1/properties/jsm-bridge.actions")
     http.get(prop, json={"key": "jsm-bridge.actions", "value": [f"CB-1:k{i}" for i in range(500)]})
     http.put(prop, status=200)
+    kept = [f"CB-1:k{i}" for i in range(1, 500)] + ["CB-1:tier:Development"]
+    http.get(prop, json={"key": "jsm-bridge.actions", "value": kept})
     gateway.record_done("CB-1", "CB-1:tier:Development")
-    written = body_of(http.calls[-1])
+    written = body_of(next(c for c in http.calls if c.request.method == "PUT"))
     assert len(written) == 500 and written[0] == "CB-1:k1" and written[-1] == "CB-1:tier:Development"
+    assert [c.request.method for c in http.calls] == ["GET", "PUT", "GET"]  # read back to confirm
+
+
+def test_record_done_writes_again_merged_when_a_concurrent_writer_replaced_the_list(http):
+    gateway, _ = make_gateway(CLOUD)
+    prop = url(CLOUD, "rest/api/2/issue/CB-1/properties/jsm-bridge.actions")
+    http.get(prop, json={"key": "jsm-bridge.actions", "value": ["CB-1:ack"]})
+    http.put(prop, status=200)
+    # Read back: another instance wrote its list (without our key) at the same time.
+    http.get(prop, json={"key": "jsm-bridge.actions", "value": ["CB-1:ack", "CB-1:label"]})
+    http.get(prop, json={"key": "jsm-bridge.actions", "value": ["CB-1:ack", "CB-1:label"]})
+    http.put(prop, status=200)
+    http.get(prop, json={"key": "jsm-bridge.actions", "value": ["CB-1:ack", "CB-1:label", "CB-1:tier"]})
+    gateway.record_done("CB-1", "CB-1:tier")
+    puts = [body_of(c) for c in http.calls if c.request.method == "PUT"]
+    assert puts == [["CB-1:ack", "CB-1:tier"], ["CB-1:ack", "CB-1:label", "CB-1:tier"]]
 
 
 def test_record_done_does_not_write_a_key_already_there(http):

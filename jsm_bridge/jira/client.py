@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 
 DONE_KEYS_KEPT = 500  # newest action keys kept in the jsm-bridge.actions issue property
+RECORD_DONE_ATTEMPTS = 3  # writes of one done key when concurrent writers keep replacing the list
 PAGE_SIZE = 100
 
 # Field schema types whose values Jira takes as {"value": ...} or {"name": ...}.
@@ -534,17 +535,44 @@ class JiraGateway:
         return frozenset(str(v) for v in value)
 
     def record_done(self, key: str, action_key: str) -> None:
-        """Append an action key to jsm-bridge.actions, keeping the newest 500. The ledger stays the
-        authority; the property lets a crashed claim be reconciled from Jira."""
-        value = self.get_property(key, paths.DONE_PROPERTY)
-        keys = [str(v) for v in value] if isinstance(value, list) else []
-        if action_key in keys:
+        """Append an action key to jsm-bridge.actions, keeping the newest 500.
+
+        Jira has no compare-and-set for issue properties, so two instances writing at once could each
+        replace the other's list. After writing, the property is read back; when the key is missing (a
+        concurrent writer replaced the list) the write is repeated on the list as it now stands, merged,
+        up to RECORD_DONE_ATTEMPTS times. This narrows the race without closing it (a slower writer can
+        still replace a list that was confirmed), which is acceptable because the ledger is the
+        authority and a comment carries its own key; a key still missing is logged, not raised."""
+        for attempt in range(1, RECORD_DONE_ATTEMPTS + 1):
+            keys = self._done_list(key)
+            if action_key in keys:
+                if attempt == 1:
+                    log_event(
+                        log,
+                        "jira.not_acting",
+                        ticket=key,
+                        reason="action key already recorded",
+                        action=action_key,
+                    )
+                return
+            self.set_property(key, paths.DONE_PROPERTY, [*keys, action_key][-DONE_KEYS_KEPT:])
+            if action_key in self._done_list(key):
+                return
             log_event(
-                log, "jira.not_acting", ticket=key, reason="action key already recorded", action=action_key
+                log, "jira.record_done_race", logging.WARNING, ticket=key, action=action_key, attempt=attempt
             )
-            return
-        keys.append(action_key)
-        self.set_property(key, paths.DONE_PROPERTY, keys[-DONE_KEYS_KEPT:])
+        log_event(
+            log,
+            "jira.record_done_lost",
+            logging.WARNING,
+            ticket=key,
+            action=action_key,
+            reason=f"replaced by concurrent writers {RECORD_DONE_ATTEMPTS} times; the ledger still has it",
+        )
+
+    def _done_list(self, key: str) -> list[str]:
+        value = self.get_property(key, paths.DONE_PROPERTY)
+        return [str(v) for v in value] if isinstance(value, list) else []
 
     # -- JSM SLAs -----------------------------------------------------------------------------------
 

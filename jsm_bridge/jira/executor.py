@@ -18,6 +18,7 @@ from jsm_bridge.actions import (
     SetPriority,
     Transition,
 )
+from jsm_bridge.jira.errors import JiraError
 from jsm_bridge.jira.gateway import Gateway
 from jsm_bridge.jira.logline import acting_for, log_event
 from jsm_bridge.policy.model import Policy
@@ -33,7 +34,19 @@ def execute(action: Action, gateway: Gateway, policy: Policy) -> None:
     """Perform `action` on its ticket, then record its key as done on the issue."""
     with acting_for(action.rule):
         perform(action, gateway, policy)
-        gateway.record_done(action.ticket, action.key)
+        try:
+            gateway.record_done(action.ticket, action.key)
+        except JiraError as error:
+            # The action happened: failing it now would make the ledger repeat it. The ledger, which is
+            # the authority, records it done; only the copy of its key on the issue is missing.
+            log_event(
+                log,
+                "jira.record_done_failed",
+                logging.WARNING,
+                ticket=action.ticket,
+                key=action.key,
+                error=f"{type(error).__name__}: {error}",
+            )
     log_event(
         log,
         "jira.action",
