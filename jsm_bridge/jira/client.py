@@ -55,8 +55,19 @@ _MENTION = re.compile(r"\[~(?!accountid:)([^\]\s]+)\]")
 _CLOUD_MENTION = re.compile(r"\[~accountid:([^\]\s]+)\]")
 
 
+RequestObserver = Callable[[str, str, "int | None", float], None]
+"""Called after every HTTP call to Jira: (method, path template such as rest/api/2/issue/{key}, status
+or None when no answer came, seconds)."""
+
+RetryObserver = Callable[[str, str], None]
+"""Called before a read is retried: (reason: rate_limited or unavailable, path template)."""
+
+
 class JiraGateway:
     """Jira operations for jsm-bridge. `session` is the transport seam: tests pass their own.
+
+    `on_request` and `on_retry` are lists of observers (see `observe`): the receiver's metrics count
+    calls and retries through them, without jsm_bridge importing anything of the receiver.
 
     The library is configured never to sleep or retry by itself; pacing, retries and error mapping
     happen here, in `_call`."""
@@ -82,6 +93,8 @@ class JiraGateway:
         self._fields: list[dict[str, Any]] | None = None
         self._transitions: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self._service_desk_projects: dict[str, bool] = {}
+        self.on_request: list[RequestObserver] = []
+        self.on_retry: list[RetryObserver] = []
         cloud = config.flavor == CLOUD
         self._jira = Jira(cloud=cloud, **self._library_options())
         self._service_desk = ServiceDesk(cloud=cloud, **self._library_options())
@@ -107,6 +120,23 @@ class JiraGateway:
         elif self.config.token:
             options.update(token=self.config.token)
         return options
+
+    def observe(
+        self, on_request: RequestObserver | None = None, on_retry: RetryObserver | None = None
+    ) -> None:
+        """Add observers of every HTTP call and of every retry (metrics). An observer that raises is
+        logged and otherwise ignored: counting must never break a call."""
+        if on_request is not None:
+            self.on_request.append(on_request)
+        if on_retry is not None:
+            self.on_retry.append(on_retry)
+
+    def _notify_request(self, method: str, template: str, status: int | None, seconds: float) -> None:
+        for observer in list(self.on_request):
+            try:
+                observer(method, template, status, seconds)
+            except Exception:
+                log.exception("jira.observer_failed observer=on_request")
 
     def close(self) -> None:
         """Release the HTTP session's connections."""
@@ -649,6 +679,13 @@ class JiraGateway:
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
+        reason = "rate_limited" if isinstance(error, RateLimited) else "unavailable"
+        template = str(state.args[1]) if len(state.args) > 1 else ""
+        for observer in list(self.on_retry):
+            try:
+                observer(reason, template)
+            except Exception:
+                log.exception("jira.observer_failed observer=on_retry")
         log_event(
             log,
             "jira.retry",
@@ -687,20 +724,25 @@ class JiraGateway:
                 advanced_mode=True,  # the raw response: the library's raise_for_status is not used
             )
         except requests.Timeout:
+            self._notify_request(method, template, None, time.monotonic() - started)
             raise JiraUnavailable(
                 f"{method} {self.config.url}/{path}: no answer within {self.config.timeout:.0f}s",
                 ticket=ticket,
             ) from None
         except requests.RequestException as error:
+            self._notify_request(method, template, None, time.monotonic() - started)
             raise JiraUnavailable(
                 f"{method} {self.config.url}/{path}: cannot reach Jira ({type(error).__name__})",
                 ticket=ticket,
             ) from None
         except Exception as error:  # the library's own bugs must not leak either
+            self._notify_request(method, template, None, time.monotonic() - started)
             raise JiraError(
                 f"{method} {self.config.url}/{path}: the Jira client failed ({type(error).__name__}: {error})",
                 ticket=ticket,
             ) from None
+        seconds = time.monotonic() - started
+        self._notify_request(method, template, response.status_code, seconds)
         log_event(
             log,
             "jira.request",
@@ -708,7 +750,7 @@ class JiraGateway:
             method=method,
             path=path,
             status=response.status_code,
-            ms=round((time.monotonic() - started) * 1000),
+            ms=round(seconds * 1000),
         )
         if response.status_code >= 400:
             raise self._error(response, method, path, request)

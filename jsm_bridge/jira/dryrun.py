@@ -47,6 +47,12 @@ class DryRunGateway:
             log, "jira.dry_run", method=method, ticket=ticket, **{k: _short(v) for k, v in arguments.items()}
         )
 
+    def observe(self, on_request: Any = None, on_retry: Any = None) -> None:
+        """Observers go to the wrapped gateway, which makes the calls."""
+        observe = getattr(self.inner, "observe", None)
+        if observe is not None:
+            observe(on_request=on_request, on_retry=on_retry)
+
     # reads
     @property
     def flavor(self) -> Flavor:
