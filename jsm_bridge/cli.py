@@ -33,6 +33,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "register (or update) the Jira admin webhook that feeds the receiver",
     ),
     "inbox": ("jsm_bridge.inbox_admin", "list, show and replay webhook events in the inbox"),
+    "ledger": ("jsm_bridge.ledger_admin", "list the actions in the ledger and retry failed ones"),
 }
 
 

@@ -785,3 +785,15 @@ def test_a_worker_whose_lease_ran_out_unclaimed_still_finishes_its_event(
     (event,) = store.inbox_claim("worker-a", lease=timedelta(seconds=60))
     clock.advance(timedelta(seconds=61))  # slow, but nobody took the event over
     assert store.inbox_done(event.id, holder="worker-a") is True
+
+
+def test_an_operator_retry_makes_a_given_up_action_claimable_again(store: Store) -> None:
+    action = AddComment(
+        key="CB-1:ack", ticket="CB-1", rule="ack", reason="new", at=T0, body="Thanks", public=True
+    )
+    assert store.ledger_claim(action, "host-a")
+    store.ledger_failed(action.key, "BadRequest: comment too long", None)
+    assert not store.ledger_claim(action, "host-b")  # given up
+    entry = store.ledger_retry(action.key)
+    assert (entry.state, entry.attempts, entry.retry_at) == ("failed", 0, T0)
+    assert store.ledger_claim(action, "host-b")
