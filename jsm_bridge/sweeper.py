@@ -419,8 +419,9 @@ class SweepScheduler:
         )
 
     def due_job(self) -> None:
-        self.keep_alive()
-        if not self.is_leader():
+        leader = self.is_leader()
+        self.keep_alive()  # after the leader check, so a slow write never delays it
+        if not leader:
             return
         # A clock moved forward (the sandbox's can be) brings the sweep forward: its job runs now, in
         # its own thread, while this one wakes the tickets that are due.
