@@ -34,6 +34,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "inbox": ("jsm_bridge.inbox_admin", "list, show and replay webhook events in the inbox"),
     "demo": ("jsm_bridge.demo", "play every shipped policy against the sandbox on a fast clock and report"),
+    "ledger": ("jsm_bridge.ledger_admin", "list the actions in the ledger and retry failed ones"),
 }
 
 

@@ -6,7 +6,9 @@ resolves the policy, retries failures with exponential backoff, and dead-letters
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -47,11 +49,11 @@ class Processor(Protocol):
 class Inbox(Protocol):
     def inbox_claim(self, worker: str, limit: int = ..., lease: timedelta = ...) -> Sequence[Any]: ...
 
-    def inbox_done(self, id: Any) -> None: ...
+    def inbox_done(self, id: Any, holder: str | None = None) -> Any: ...
 
-    def inbox_retry(self, id: Any, error: str, at: Any) -> None: ...
+    def inbox_retry(self, id: Any, error: str, at: Any, holder: str | None = None) -> Any: ...
 
-    def inbox_dead(self, id: Any, error: str) -> None: ...
+    def inbox_dead(self, id: Any, error: str, holder: str | None = None) -> Any: ...
 
 
 def project_of(issue_key: str | None) -> str | None:
@@ -123,9 +125,11 @@ class InboxWorkers:
 
     def start(self) -> None:
         self._stop.clear()
+        # Worker ids name the process too: the inbox tells workers of different processes apart by them.
+        where = f"{socket.gethostname()}:{os.getpid()}"
         for i in range(self.threads):
             thread = threading.Thread(
-                target=self._loop, args=(f"{self.name}-{i}",), name=f"{self.name}-{i}", daemon=True
+                target=self._loop, args=(f"{self.name}-{i}@{where}",), name=f"{self.name}-{i}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -171,7 +175,12 @@ class InboxWorkers:
         for i, event in enumerate(claimed):
             if self._stop.is_set():
                 for rest in claimed[i:]:
-                    self.store.inbox_retry(rest.id, "worker stopped before processing", self.clock.now())
+                    self.store.inbox_retry(
+                        rest.id,
+                        "worker stopped before processing",
+                        self.clock.now(),
+                        holder=getattr(rest, "holder", None),
+                    )
                 return i
             self.handle(event)
         return len(claimed)
@@ -185,13 +194,15 @@ class InboxWorkers:
         except Exception as exc:
             if is_not_found(exc):
                 self._forget(key)
-                self.store.inbox_done(event.id)
+                self.store.inbox_done(event.id, holder=getattr(event, "holder", None))
                 log.info("inbox_forgotten issue=%s event=%s reason=not found in Jira", key, event.id)
                 outcome = FORGOTTEN
             else:
                 outcome = self._failed(event, exc)
         else:
-            self.store.inbox_done(event.id)
+            # With the holder: if this worker's lease ran out and another worker has the event now,
+            # the store leaves it to that worker (and logs `not acting: lease lost`).
+            self.store.inbox_done(event.id, holder=getattr(event, "holder", None))
         if self.observer is not None:
             self.observer(time.perf_counter() - started, outcome)
         return outcome
@@ -224,7 +235,7 @@ class InboxWorkers:
         attempt = int(event.attempts) + 1  # the store counts failed attempts; this one is the next
         error = f"{type(exc).__name__}: {exc}"[:1000]
         if getattr(exc, "retryable", True) is False or attempt >= self.max_attempts:
-            self.store.inbox_dead(event.id, error)
+            self.store.inbox_dead(event.id, error, holder=getattr(event, "holder", None))
             log.warning(
                 "inbox_dead issue=%s event=%s attempts=%d error=%s", event.issue_key, event.id, attempt, error
             )
@@ -234,7 +245,7 @@ class InboxWorkers:
         if isinstance(retry_after, (int, float)) and retry_after > delay.total_seconds():
             delay = timedelta(seconds=retry_after)
         at = self.clock.now() + delay
-        self.store.inbox_retry(event.id, error, at)
+        self.store.inbox_retry(event.id, error, at, holder=getattr(event, "holder", None))
         log.info(
             "inbox_retry issue=%s event=%s attempt=%d at=%s error=%s",
             event.issue_key,

@@ -24,6 +24,10 @@ from jsm_bridge.ticket import Ticket
 
 log = logging.getLogger(__name__)
 
+# The lease each running instance renews (the scheduler does, every due-check): a claim whose holder
+# still holds it belongs to a live instance and is never reconciled, however old.
+ALIVE_LEASE_PREFIX = "jsm-bridge:alive:"
+
 # How long the answer to "which policy governs this ticket" is trusted, found and not found.
 POLICY_CACHE_TTL = timedelta(minutes=5)
 POLICY_MISS_TTL = timedelta(seconds=30)
@@ -139,6 +143,7 @@ class TicketProcessor:
     backoff: Backoff = field(default_factory=Backoff)
     _policy_cache: dict[str, _PolicyAnswer] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _in_flight: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.decide is None:
@@ -235,13 +240,35 @@ class TicketProcessor:
                 entry.state == "pending" or (entry.state == "failed" and entry.retry_at is not None)
             )
             return Outcome(action, "skipped", detail, entry.retry_at if entry else None, owed=owed)
+        with self._lock:
+            self._in_flight.add(action.key)
         try:
-            self.execute(action, self.gateway, policy)
-        except Exception as error:  # every failure is recorded in the ledger, never left pending
-            return self._failed(action, error, fields)
-        self.store.ledger_done(action.key)
+            try:
+                if self._comment_already_posted(action):
+                    self.store.ledger_done(action.key)
+                    _log(
+                        "not_acting", **fields, reason="a comment on the issue already carries the action key"
+                    )
+                    return Outcome(action, "done", action.reason)
+                self.execute(action, self.gateway, policy)
+            except Exception as error:  # every failure is recorded in the ledger, never left pending
+                return self._failed(action, error, fields)
+            self.store.ledger_done(action.key)
+        finally:
+            with self._lock:
+                self._in_flight.discard(action.key)
         _log("action_done", **fields, reason=action.reason)
         return Outcome(action, "done", action.reason)
+
+    def _comment_already_posted(self, action: Action) -> bool:
+        """Before a comment is posted again (a retry: the last attempt may have reached Jira even though
+        it failed, such as a timeout), ask Jira whether a comment already carries its key."""
+        if action.kind != "comment":
+            return False
+        entry = self.store.ledger_get(action.key)
+        if entry is None or entry.attempts <= 1:
+            return False
+        return action.key in self.gateway.comment_action_keys(action.ticket)
 
     def _failed(self, action: Action, error: Exception, fields: dict[str, Any]) -> Outcome:
         entry = self.store.ledger_get(action.key)
@@ -311,45 +338,112 @@ class TicketProcessor:
     # -- crash recovery --
 
     def reconcile(self, older_than: datetime | timedelta = timedelta(minutes=10)) -> ReconcileResult:
-        """Settle claims left pending (a crash between claim and outcome) by asking Jira: when the
-        issue's done keys hold the key, the action happened, so mark it done; otherwise release it
-        for retry now. Claims younger than `older_than` may still be running and are left alone."""
+        """Settle claims left pending (a crash between claim and outcome) by asking Jira what happened.
+
+        A claim is marked done when Jira shows the action took place: the issue's done keys hold its
+        key; for a comment, one of the issue's comments carries the key (comment property
+        jsm-bridge.action); for other kinds, the issue already shows the action's effect (its status,
+        priority, assignee, field values, labels, tier). Otherwise the claim is released for retry now.
+        Claims younger than `older_than` may still be running and are left alone, and so are claims
+        this processor is carrying out now and claims whose holder is alive (it renews its
+        `jsm-bridge:alive:<holder>` lease); when Jira cannot be asked, the claim stays pending for the
+        next reconcile. Safe to run often and on any instance."""
         cutoff = self.clock.now() - older_than if isinstance(older_than, timedelta) else older_than
         done: list[str] = []
         released: list[str] = []
         unresolved: list[str] = []
-        known: dict[str, frozenset[str] | None] = {}
+        evidence: dict[str, _Evidence] = {}
+        alive: dict[str, bool] = {}
         for entry in self.store.ledger_pending(cutoff):
-            if entry.ticket not in known:
-                try:
-                    known[entry.ticket] = frozenset(self.gateway.done_keys(entry.ticket))
-                except JiraError as error:  # Jira unreachable: leave the claim for the next reconcile
-                    _log("reconcile_deferred", level=logging.WARNING, ticket=entry.ticket, error=error)
-                    known[entry.ticket] = None
-            keys = known[entry.ticket]
+            if self._still_running(entry, alive):
+                continue
             fields: dict[str, Any] = {
                 "ticket": entry.ticket,
                 "rule": entry.rule,
                 "action": entry.kind,
                 "key": entry.key,
             }
-            if keys is None:
+            found = evidence.setdefault(entry.ticket, _Evidence(entry.ticket, self))
+            try:
+                reason = found.shows(entry)
+            except JiraError as error:  # Jira unreachable: leave the claim for the next reconcile
+                _log("reconcile_deferred", level=logging.WARNING, **fields, error=error)
                 unresolved.append(entry.key)
-            elif entry.key in keys:
+                continue
+            if reason is not None:
                 if not self.dry_run:
                     self.store.ledger_done(entry.key)
-                _log("reconcile_done", **fields, reason="Jira has the done key")
+                _log("reconcile_done", **fields, reason=reason)
                 done.append(entry.key)
-            else:
-                if not self.dry_run:
-                    now = self.clock.now()
-                    self.store.ledger_failed(
-                        entry.key, "claim left pending by a crash; Jira has no done key", now
-                    )
-                    self.store.cache_wake(entry.ticket, now)  # so the due-check carries it out soon
-                _log("reconcile_released", **fields, reason="Jira has no done key")
-                released.append(entry.key)
+                continue
+            if not self.dry_run:
+                now = self.clock.now()
+                why = "claim left pending by a crash; Jira shows no sign of the action"
+                if not self.store.ledger_release(entry.key, entry.holder, why, now):
+                    _log("not_acting", **fields, reason="claim settled meanwhile by its holder")
+                    continue
+                self.store.cache_wake(entry.ticket, now)  # so the due-check carries it out soon
+            _log("reconcile_released", **fields, reason="Jira shows no sign of the action")
+            released.append(entry.key)
         return ReconcileResult(tuple(done), tuple(released), tuple(unresolved))
+
+    def _still_running(self, entry: LedgerEntry, alive: dict[str, bool]) -> bool:
+        """True when the claim's holder may still be carrying it out: this processor, now, or another
+        instance that still renews its alive lease. (A claim of this holder's name that this processor
+        is not carrying out was left by an earlier process of the same name.)"""
+        if entry.holder == self.holder:
+            with self._lock:
+                return entry.key in self._in_flight
+        if entry.holder is None:
+            return False
+        if entry.holder not in alive:
+            lease_holder = getattr(self.store, "lease_holder", None)
+            lease = lease_holder(ALIVE_LEASE_PREFIX + entry.holder) if lease_holder is not None else None
+            alive[entry.holder] = lease is not None
+        return alive[entry.holder]
+
+
+class _Evidence:
+    """What Jira says about one ticket's actions, read lazily and once per reconcile: the done keys,
+    the action keys on its comments, and the ticket itself (for effects)."""
+
+    def __init__(self, ticket: str, processor: TicketProcessor) -> None:
+        self.ticket = ticket
+        self.processor = processor
+        self._done: frozenset[str] | None = None
+        self._comments: frozenset[str] | None = None
+        self._tickets: dict[str, Ticket | None] = {}
+
+    def shows(self, entry: LedgerEntry) -> str | None:
+        """Why Jira shows this action happened, or None when it does not. Raises JiraError."""
+        gateway = self.processor.gateway
+        if self._done is None:
+            self._done = frozenset(gateway.done_keys(self.ticket))
+        if entry.key in self._done:
+            return "Jira has the done key"
+        if entry.kind == "comment":
+            if self._comments is None:
+                self._comments = frozenset(gateway.comment_action_keys(self.ticket))
+            return "a comment carries the action key" if entry.key in self._comments else None
+        try:
+            action = entry.to_action()
+        except Exception as error:  # an unreadable ledger row cannot be compared: release it
+            _log("reconcile_unreadable", level=logging.WARNING, key=entry.key, error=error)
+            return None
+        policy = self.processor.policy_for(self.ticket)
+        if policy is None:
+            return None
+        if policy.name not in self._tickets:
+            try:
+                self._tickets[policy.name] = gateway.fetch_ticket(self.ticket, policy)
+            except NotFound:
+                self._tickets[policy.name] = None
+        ticket = self._tickets[policy.name]
+        if ticket is None:
+            return None
+        from jsm_bridge.jira.executor import already_in_effect
+
+        return "Jira already shows the effect" if already_in_effect(action, ticket, policy) else None
 
 
 def scope_projects(jql: str) -> frozenset[str] | None:
@@ -424,6 +518,7 @@ def _log(event: str, level: int = logging.INFO, **fields: Any) -> None:
 
 
 __all__ = [
+    "ALIVE_LEASE_PREFIX",
     "Backoff",
     "Outcome",
     "ProcessResult",

@@ -749,13 +749,18 @@ class Store:
             rows = conn.execute(sa.select(inbox).where(inbox.c.id.in_(ids)).order_by(inbox.c.id))
             return [_inbox_event(row) for row in rows]
 
-    def inbox_done(self, event_id: int) -> None:
-        self._inbox_set(event_id, state="done", holder=None, lease_until=None, error=None)
+    def inbox_done(self, event_id: int, holder: str | None = None) -> bool:
+        """Mark an event processed. With `holder` (the worker that claimed it), only while that worker
+        still holds it: when its lease ran out and another worker claimed the event, nothing changes
+        (logged `not acting: lease lost`) and False is returned."""
+        return self._inbox_set(event_id, holder, state="done", holder=None, lease_until=None, error=None)
 
-    def inbox_retry(self, event_id: int, error: str, at: datetime) -> None:
-        """Count a failed attempt and put the event back in the queue, due at `at`."""
-        self._inbox_set(
+    def inbox_retry(self, event_id: int, error: str, at: datetime, holder: str | None = None) -> bool:
+        """Count a failed attempt and put the event back in the queue, due at `at`. With `holder`, only
+        while that worker still holds the event (see inbox_done)."""
+        return self._inbox_set(
             event_id,
+            holder,
             state="pending",
             attempts=inbox.c.attempts + 1,
             error=error,
@@ -764,10 +769,17 @@ class Store:
             lease_until=None,
         )
 
-    def inbox_dead(self, event_id: int, error: str) -> None:
-        """Give up on an event: it stays in the inbox, state dead, until someone replays it."""
-        self._inbox_set(
-            event_id, state="dead", attempts=inbox.c.attempts + 1, error=error, holder=None, lease_until=None
+    def inbox_dead(self, event_id: int, error: str, holder: str | None = None) -> bool:
+        """Give up on an event: it stays in the inbox, state dead, until someone replays it. With
+        `holder`, only while that worker still holds the event (see inbox_done)."""
+        return self._inbox_set(
+            event_id,
+            holder,
+            state="dead",
+            attempts=inbox.c.attempts + 1,
+            error=error,
+            holder=None,
+            lease_until=None,
         )
 
     def inbox_replay(self, event_id: int) -> None:
@@ -795,14 +807,27 @@ class Store:
                 )
             )
 
-    def _inbox_set(self, event_id: int, **values: Any) -> None:
+    def _inbox_set(self, event_id: int, worker: str | None, **values: Any) -> bool:
+        """Update an event; with `worker`, only while that worker holds it (state processing)."""
         now = self._now()
+        where = [inbox.c.id == event_id]
+        if worker is not None:
+            where += [inbox.c.holder == worker, inbox.c.state == "processing"]
         with self._write() as conn:
-            result = conn.execute(
-                inbox.update().where(inbox.c.id == event_id).values(updated_at=now, **values)
-            )
-            if result.rowcount == 0:
-                raise UnknownEntry(f"no inbox event {event_id}")
+            result = conn.execute(inbox.update().where(*where).values(updated_at=now, **values))
+            if result.rowcount == 1:
+                return True
+            row = conn.execute(sa.select(inbox.c.state, inbox.c.holder).where(inbox.c.id == event_id)).first()
+        if row is None:
+            raise UnknownEntry(f"no inbox event {event_id}")
+        log.info(
+            "not acting: lease lost event=%s worker=%s state=%s holder=%s",
+            event_id,
+            worker,
+            row.state,
+            row.holder,
+        )
+        return False
 
     def inbox_list(self, state: str | None = None, limit: int = 100) -> list[InboxEvent]:
         """Events, newest first, optionally of one state."""
@@ -890,6 +915,34 @@ class Store:
             key, state="failed", error=error, retry_at=None if retry_at is None else _aware(retry_at)
         )
 
+    def ledger_release(self, key: str, holder: str | None, error: str, retry_at: datetime) -> bool:
+        """Release a claim a crash left pending: failed, retry at `retry_at`. Only while it is still
+        pending under the same holder: an outcome recorded meanwhile (the claim was alive after all)
+        is never overwritten. True when it was released."""
+        holder_is = ledger.c.holder.is_(None) if holder is None else ledger.c.holder == holder
+        with self._write() as conn:
+            result = conn.execute(
+                ledger.update()
+                .where(ledger.c.key == key, ledger.c.state == "pending", holder_is)
+                .values(state="failed", error=error, retry_at=_aware(retry_at))
+            )
+            return result.rowcount == 1
+
+    def ledger_retry(self, key: str) -> LedgerEntry:
+        """Make a given-up action owed again (an operator's decision): failed, retry now, attempts
+        reset. Only a failed action can be retried; raises UnknownEntry or StoreError otherwise."""
+        now = self._now()
+        with self._write() as conn:
+            row = conn.execute(sa.select(ledger.c.state).where(ledger.c.key == key)).first()
+            if row is None:
+                raise UnknownEntry(f"no ledger entry {key!r}")
+            if row.state != "failed":
+                raise StoreError(f"ledger entry {key!r} is {row.state}; only failed actions are retried")
+            conn.execute(ledger.update().where(ledger.c.key == key).values(attempts=0, retry_at=now))
+        entry = self.ledger_get(key)
+        assert entry is not None
+        return entry
+
     def _ledger_set(self, key: str, **values: Any) -> None:
         with self._write() as conn:
             result = conn.execute(ledger.update().where(ledger.c.key == key).values(**values))
@@ -916,10 +969,17 @@ class Store:
         with self._read() as conn:
             return frozenset(row.key for row in conn.execute(query))
 
-    def ledger_entries(self, ticket: str | None = None) -> list[LedgerEntry]:
+    def ledger_entries(
+        self, ticket: str | None = None, *, state: str | None = None, limit: int | None = None
+    ) -> list[LedgerEntry]:
+        """Ledger rows, oldest claim first; of one ticket, of one state, at most `limit` when given."""
         query = sa.select(ledger).order_by(ledger.c.claimed_at, ledger.c.key)
         if ticket is not None:
             query = query.where(ledger.c.ticket == ticket)
+        if state is not None:
+            query = query.where(ledger.c.state == state)
+        if limit is not None:
+            query = query.limit(limit)
         with self._read() as conn:
             return [_ledger_entry(row) for row in conn.execute(query)]
 

@@ -20,11 +20,18 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from jsm_bridge.clock import Clock
 from jsm_bridge.policy.model import Policy
+from jsm_bridge.process import ALIVE_LEASE_PREFIX
 from jsm_bridge.ticket import Ticket
 
 log = logging.getLogger("jsm_bridge.sweeper")
 
 LEADER_LEASE = "jsm-bridge:sweeper-leader"
+# Every instance renews a lease saying it is alive, so reconcile leaves its claims alone however old.
+ALIVE_TTL = timedelta(seconds=30)
+ALIVE_RENEW_EVERY = timedelta(seconds=5)
+# The leader reconciles claims left pending by crashed instances this often, once they are this old.
+DEFAULT_RECONCILE_EVERY = timedelta(minutes=5)
+DEFAULT_RECONCILE_OLDER_THAN = timedelta(minutes=2)
 DEFAULT_SWEEP_EVERY = timedelta(minutes=1)
 # A ticket the due-check just processed is not processed again sooner than this, whatever its cache says:
 # a next_due that does not move (a bug, a clock step) must not turn into a request every second.
@@ -336,11 +343,16 @@ class SweepScheduler:
         due_check_seconds: float = 1.0,
         misfire_grace_seconds: int = 30,
         lease_ttl: timedelta | None = None,
+        reconcile_every: timedelta = DEFAULT_RECONCILE_EVERY,
+        reconcile_older_than: timedelta = DEFAULT_RECONCILE_OLDER_THAN,
     ) -> None:
         self.sweeper = sweeper
         self.store = store
         self.holder = holder
         self.due_check_seconds = due_check_seconds
+        self.reconcile_every = reconcile_every
+        self.reconcile_older_than = reconcile_older_than
+        self._alive_renewed: float | None = None
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": misfire_grace_seconds},
@@ -372,8 +384,44 @@ class SweepScheduler:
             return
         self._sweep_locked(self.sweeper.policies[policy_name])
 
+    def keep_alive(self) -> None:
+        """Renew this instance's alive lease (every ALIVE_RENEW_EVERY at most): while it holds, a
+        reconcile on any instance leaves this instance's claims alone."""
+        now = time.monotonic()
+        if self._alive_renewed is not None and now - self._alive_renewed < ALIVE_RENEW_EVERY.total_seconds():
+            return
+        try:
+            self.store.acquire_lease(ALIVE_LEASE_PREFIX + self.holder, self.holder, ALIVE_TTL)
+            self._alive_renewed = now
+        except Exception as exc:
+            log.warning("alive.renew_failed holder=%s error=%s", self.holder, _one_line(str(exc)))
+
+    def reconcile_job(self) -> None:
+        """Leader only: settle claims that crashed instances left pending, so a ticket's later actions
+        are not held back until a restart."""
+        if self.sweeper.dry_run or not self.is_leader():
+            return
+        reconcile = getattr(self.sweeper.processor, "reconcile", None)
+        if reconcile is None:
+            return
+        try:
+            result = reconcile(older_than=self.reconcile_older_than)
+        except Exception as exc:  # Jira or the store down: the next run tries again
+            log.warning("reconcile.failed error=%s: %s", type(exc).__name__, _one_line(str(exc)))
+            return
+        settled = len(result.done) + len(result.released) + len(result.unresolved)
+        log.log(
+            logging.INFO if settled else logging.DEBUG,
+            "reconcile.finished done=%d released=%d unresolved=%d",
+            len(result.done),
+            len(result.released),
+            len(result.unresolved),
+        )
+
     def due_job(self) -> None:
-        if not self.is_leader():
+        leader = self.is_leader()
+        self.keep_alive()  # after the leader check, so a slow write never delays it
+        if not leader:
             return
         # A clock moved forward (the sandbox's can be) brings the sweep forward: its job runs now, in
         # its own thread, while this one wakes the tickets that are due.
@@ -415,6 +463,13 @@ class SweepScheduler:
         self.scheduler.add_job(
             self.due_job, IntervalTrigger(seconds=self.due_check_seconds), id="due-check", name="due-check"
         )
+        self.scheduler.add_job(
+            self.reconcile_job,
+            IntervalTrigger(seconds=math.ceil(self.reconcile_every.total_seconds())),
+            id="reconcile",
+            name="reconcile",
+        )
+        self.keep_alive()
         self.scheduler.start()
         log.info("scheduler.started holder=%s policies=%d", self.holder, len(self.sweeper.policies))
 
@@ -425,6 +480,7 @@ class SweepScheduler:
             self.scheduler.shutdown(wait=wait)
         try:
             self.store.release_lease(LEADER_LEASE, self.holder)
+            self.store.release_lease(ALIVE_LEASE_PREFIX + self.holder, self.holder)
         except Exception as exc:
             log.warning("lease.release_failed holder=%s error=%s", self.holder, exc)
         log.info("scheduler.stopped holder=%s", self.holder)

@@ -420,6 +420,43 @@ def test_a_comment_on_an_issue_that_is_no_request_uses_the_platform_api_with_the
     assert len([c for c in http.calls if "servicedeskapi" in c.request.url]) == 1
 
 
+def test_a_comment_with_an_action_key_carries_it_and_its_visibility_as_comment_properties_in_one_request(
+    http,
+):
+    gateway, _ = make_gateway(CLOUD)
+    http.post(url(CLOUD, "rest/api/2/issue/CB-1/comment"), status=201, json={"id": "30011"})
+    assert (
+        gateway.add_comment("CB-1", "Escalating.", public=False, action_key="CB-1:tier:Development")
+        == "30011"
+    )
+    assert len(http.calls) == 1  # no service desk look-up: the platform API takes both properties
+    assert body_of(http.calls[0]) == {
+        "body": "Escalating.",
+        "properties": [
+            {"key": "sd.public.comment", "value": {"internal": True}},
+            {"key": "jsm-bridge.action", "value": {"key": "CB-1:tier:Development"}},
+        ],
+    }
+
+
+def test_the_action_keys_of_an_issues_comments_are_read_from_their_properties(http):
+    gateway, _ = make_gateway(CLOUD)
+    http.get(
+        url(CLOUD, "rest/api/2/issue/CB-1/comment"),
+        json={
+            "startAt": 0,
+            "total": 3,
+            "comments": [
+                {"id": "1", "properties": [{"key": "jsm-bridge.action", "value": {"key": "CB-1:ack"}}]},
+                {"id": "2", "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]},
+                {"id": "3"},
+            ],
+        },
+    )
+    assert gateway.comment_action_keys("CB-1") == frozenset({"CB-1:ack"})
+    assert "expand=properties" in http.calls[0].request.url
+
+
 def test_mentions_are_written_as_account_ids_on_cloud():
     gateway, _ = make_gateway(CLOUD)
     text = gateway.render_mentions("Please look, [~manager-1].", ["manager-1", "lead-2"])
@@ -450,9 +487,27 @@ def test_record_done_appends_the_key_and_keeps_the_newest_500(http):
     prop = url(CLOUD, "rest/api/2/issue/CB-1/properties/jsm-bridge.actions")
     http.get(prop, json={"key": "jsm-bridge.actions", "value": [f"CB-1:k{i}" for i in range(500)]})
     http.put(prop, status=200)
+    kept = [f"CB-1:k{i}" for i in range(1, 500)] + ["CB-1:tier:Development"]
+    http.get(prop, json={"key": "jsm-bridge.actions", "value": kept})
     gateway.record_done("CB-1", "CB-1:tier:Development")
-    written = body_of(http.calls[-1])
+    written = body_of(next(c for c in http.calls if c.request.method == "PUT"))
     assert len(written) == 500 and written[0] == "CB-1:k1" and written[-1] == "CB-1:tier:Development"
+    assert [c.request.method for c in http.calls] == ["GET", "PUT", "GET"]  # read back to confirm
+
+
+def test_record_done_writes_again_merged_when_a_concurrent_writer_replaced_the_list(http):
+    gateway, _ = make_gateway(CLOUD)
+    prop = url(CLOUD, "rest/api/2/issue/CB-1/properties/jsm-bridge.actions")
+    http.get(prop, json={"key": "jsm-bridge.actions", "value": ["CB-1:ack"]})
+    http.put(prop, status=200)
+    # Read back: another instance wrote its list (without our key) at the same time.
+    http.get(prop, json={"key": "jsm-bridge.actions", "value": ["CB-1:ack", "CB-1:label"]})
+    http.get(prop, json={"key": "jsm-bridge.actions", "value": ["CB-1:ack", "CB-1:label"]})
+    http.put(prop, status=200)
+    http.get(prop, json={"key": "jsm-bridge.actions", "value": ["CB-1:ack", "CB-1:label", "CB-1:tier"]})
+    gateway.record_done("CB-1", "CB-1:tier")
+    puts = [body_of(c) for c in http.calls if c.request.method == "PUT"]
+    assert puts == [["CB-1:ack", "CB-1:tier"], ["CB-1:ack", "CB-1:label", "CB-1:tier"]]
 
 
 def test_record_done_does_not_write_a_key_already_there(http):

@@ -69,7 +69,9 @@ def test_every_action_kind_has_an_executor():
         (
             AddComment(key="k3", body="Update", public=False, mentions=("manager-1",), **COMMON),
             RecordedWrite(
-                "add_comment", "CB-1", {"body": "Update", "public": False, "mentions": ["manager-1"]}
+                "add_comment",
+                "CB-1",
+                {"body": "Update", "public": False, "mentions": ["manager-1"], "action_key": "k3"},
             ),
         ),
         (Assign(key="k4", assignee="alex", **COMMON), RecordedWrite("assign", "CB-1", {"user": "alex"})),
@@ -145,6 +147,7 @@ def test_a_tier_move_over_http_sets_the_field_then_transitions(http):
     http.post(url(CLOUD, "rest/api/2/issue/CB-1/transitions"), status=204)
     http.get(prop, status=404, json={"errorMessages": ["no property"]})
     http.put(prop, status=201)
+    http.get(prop, json={"key": "jsm-bridge.actions", "value": ["CB-1:tier:Development"]})  # read back
     execute(MoveToTier(key="CB-1:tier:Development", to="Development", **COMMON), gateway, POLICY)
     writes = [
         (c.request.method, c.request.url.split("/rest/")[1], json.loads(c.request.body))
@@ -165,6 +168,7 @@ def test_each_write_is_logged_with_its_ticket_and_rule_and_never_the_token(http,
     prop = url(CLOUD, "rest/api/2/issue/CB-1/properties/jsm-bridge.actions")
     http.get(prop, status=404, json={"errorMessages": ["no property"]})
     http.put(prop, status=201)
+    http.get(prop, json={"key": "jsm-bridge.actions", "value": ["CB-1:classify"]})  # read back
     execute(SetPriority(key="CB-1:classify", priority="P1", **COMMON), gateway, POLICY)
     writes = [r.getMessage() for r in caplog.records if r.getMessage().startswith("jira.write")]
     assert writes == [
@@ -179,3 +183,18 @@ def test_the_gateway_protocol_is_met_by_both_gateways():
     wanted = {name for name in vars(Gateway) if not name.startswith("_")}
     for cls in (JiraGateway, DryRunGateway):
         assert wanted <= set(dir(cls)), cls
+
+
+class PropertyWriteFails(DryRunGateway):
+    """Writes are recorded; writing the done key fails as Jira would when it is briefly down."""
+
+    def record_done(self, key: str, action_key: str) -> None:
+        raise JiraUnavailable("PUT .../properties/jsm-bridge.actions: Jira answered 503", status=503)
+
+
+def test_an_action_whose_done_key_cannot_be_written_still_counts_as_done(caplog):
+    gateway = PropertyWriteFails(make_gateway(CLOUD)[0])
+    with caplog.at_level(logging.WARNING, logger="jsm_bridge.jira.executor"):
+        execute(Label(key="CB-1:label", add=("triaged",), **COMMON), gateway, POLICY)  # does not raise
+    assert [w.method for w in gateway.writes] == ["add_labels"]
+    assert any(r.getMessage().startswith("jira.record_done_failed") for r in caplog.records)

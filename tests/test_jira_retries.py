@@ -220,3 +220,42 @@ def test_an_answer_of_an_unexpected_shape_reads_as_empty(http, body):
     gateway, _ = make_gateway(CLOUD)
     http.get(url(CLOUD, "rest/api/2/search/jql"), body=body if isinstance(body, str) else "[]")
     assert list(gateway.search("project = CB")) == []
+
+
+# -- observers: what metrics count ------------------------------------------------------------------
+
+
+def test_observers_see_every_call_with_its_path_template_and_status_and_every_retry(http):
+    gateway, _ = make_gateway(CLOUD)
+    calls: list[tuple[str, str, int | None]] = []
+    retries: list[tuple[str, str]] = []
+    gateway.observe(
+        on_request=lambda method, template, status, seconds: calls.append((method, template, status)),
+        on_retry=lambda reason, template: retries.append((reason, template)),
+    )
+    http.get(SERVER_INFO, status=503, json={"errorMessages": ["Service unavailable"]})
+    http.get(SERVER_INFO, json=INFO)
+    gateway.server_info()
+    assert calls == [("GET", "rest/api/2/serverInfo", 503), ("GET", "rest/api/2/serverInfo", 200)]
+    assert retries == [("unavailable", "rest/api/2/serverInfo")]
+
+
+def test_a_call_that_gets_no_answer_is_observed_without_a_status(http):
+    gateway, _ = make_gateway(CLOUD, read_attempts=1)
+    calls: list[int | None] = []
+    gateway.observe(on_request=lambda method, template, status, seconds: calls.append(status))
+    http.get(SERVER_INFO, body=requests.ConnectionError("refused"))
+    with pytest.raises(JiraUnavailable):
+        gateway.server_info()
+    assert calls == [None]
+
+
+def test_an_observer_that_fails_does_not_break_the_call(http):
+    gateway, _ = make_gateway(CLOUD)
+
+    def broken(method: str, template: str, status: int | None, seconds: float) -> None:
+        raise RuntimeError("metrics backend gone")
+
+    gateway.observe(on_request=broken)
+    http.get(SERVER_INFO, json=INFO)
+    assert gateway.server_info().version == "1001.0.0"

@@ -17,7 +17,7 @@ from jsm_bridge.actions import Action, AddComment, Label
 from jsm_bridge.clock import ManualClock
 from jsm_bridge.jira.errors import BadRequest, JiraUnavailable, NotFound, RateLimited
 from jsm_bridge.policy import Policy, load_policy
-from jsm_bridge.process import Backoff, TicketProcessor, scope_projects
+from jsm_bridge.process import ALIVE_LEASE_PREFIX, Backoff, TicketProcessor, scope_projects
 from jsm_bridge.store import Store
 from jsm_bridge.ticket import Ticket
 from tests.stores import BACKENDS, database_url
@@ -32,6 +32,7 @@ class RecordingGateway:
         self.tickets = {t.key: t for t in tickets}
         self.writes: list[str] = []
         self.properties: dict[str, set[str]] = {}
+        self.comment_keys: dict[str, set[str]] = {}
         self.failures: dict[str, list[Exception]] = {}
         self.searches: list[str] = []
         self.in_scope: set[str] = set()
@@ -51,6 +52,9 @@ class RecordingGateway:
         if self.jira_down:
             raise JiraUnavailable("Jira unavailable", status=503)
         return frozenset(self.properties.get(key, ()))
+
+    def comment_action_keys(self, key: str) -> frozenset[str]:
+        return frozenset(self.comment_keys.get(key, ()))
 
     def record_done(self, key: str, action_key: str) -> None:
         self.properties.setdefault(key, set()).add(action_key)
@@ -403,6 +407,46 @@ def test_reconcile_releases_a_claim_jira_has_no_trace_of_and_it_is_then_done(
     assert entry is not None and (entry.state, entry.attempts) == ("done", 2)
 
 
+def test_reconcile_marks_done_a_comment_whose_action_key_a_comment_on_the_issue_carries(
+    gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
+) -> None:
+    action = crashed_claim(store, gateway, policy)
+    gateway.comment_keys["CB-1"] = {action.key}  # posted, but the done key was never recorded
+    clock.advance(timedelta(minutes=15))
+    result = processor(gateway, store, [policy], clock).reconcile(timedelta(minutes=10))
+    assert result.done == (action.key,)
+    entry = store.ledger_get(action.key)
+    assert entry is not None and entry.state == "done"
+
+
+def test_reconcile_leaves_alone_the_claims_of_an_instance_that_is_still_alive(
+    gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
+) -> None:
+    action = crashed_claim(store, gateway, policy)
+    clock.advance(timedelta(minutes=15))
+    store.acquire_lease(ALIVE_LEASE_PREFIX + "host-gone", "host-gone", timedelta(seconds=30))
+    result = processor(gateway, store, [policy], clock).reconcile(timedelta(minutes=10))
+    assert (result.done, result.released, result.unresolved) == ((), (), ())
+    clock.advance(timedelta(minutes=1))  # it stopped renewing: it died
+    assert processor(gateway, store, [policy], clock).reconcile(timedelta(minutes=10)).released == (
+        action.key,
+    )
+
+
+def test_a_retried_comment_that_jira_already_holds_is_marked_done_without_posting_again(
+    gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
+) -> None:
+    action = decide(gateway.tickets["CB-1"], policy, T0).actions[0]
+    store.ledger_claim(action, "host-1")
+    # The POST timed out, yet Jira had accepted it: the comment is there, carrying its key.
+    store.ledger_failed(action.key, "JiraUnavailable: no answer within 30s", T0)
+    gateway.comment_keys["CB-1"] = {action.key}
+    processor(gateway, store, [policy], clock).process("CB-1", policy)
+    assert action.key not in gateway.writes
+    entry = store.ledger_get(action.key)
+    assert entry is not None and entry.state == "done"
+
+
 def test_reconcile_leaves_recent_claims_alone(
     gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
 ) -> None:
@@ -498,7 +542,15 @@ class JiraSite(RecordingGateway):
     def set_priority(self, key: str, jira_priority_name: str) -> None:
         self._write(key, f"priority={jira_priority_name}")
 
-    def add_comment(self, key: str, body: str, public: bool, mentions: tuple[str, ...] = ()) -> str:
+    def add_comment(
+        self,
+        key: str,
+        body: str,
+        public: bool,
+        mentions: tuple[str, ...] = (),
+        *,
+        action_key: str | None = None,
+    ) -> str:
         self._write(key, f"comment={body}")
         return "10001"
 

@@ -671,9 +671,9 @@ INTERFACE = {
     "inbox_add": ["self", "entry"],
     "inbox_add_many": ["self", "entries"],
     "inbox_claim": ["self", "worker", "limit", "lease"],
-    "inbox_done": ["self", "event_id"],
-    "inbox_retry": ["self", "event_id", "error", "at"],
-    "inbox_dead": ["self", "event_id", "error"],
+    "inbox_done": ["self", "event_id", "holder"],
+    "inbox_retry": ["self", "event_id", "error", "at", "holder"],
+    "inbox_dead": ["self", "event_id", "error", "holder"],
     "inbox_list": ["self", "state", "limit"],
     "inbox_get": ["self", "event_id"],
     "inbox_replay": ["self", "event_id"],
@@ -684,7 +684,7 @@ INTERFACE = {
     "ledger_get": ["self", "key"],
     "ledger_pending": ["self", "older_than"],
     "ledger_done_keys": ["self", "ticket"],
-    "ledger_entries": ["self", "ticket"],
+    "ledger_entries": ["self", "ticket", "state", "limit"],
     "cache_put": ["self", "ticket", "policy", "next_due", "snapshot"],
     "cache_due": ["self", "now"],
     "earliest_due": ["self"],
@@ -747,3 +747,87 @@ def test_a_store_without_autocheckpoint_leaves_the_wal_to_wal_checkpoint(tmp_pat
 
 def test_wal_checkpoint_has_nothing_to_do_without_a_wal() -> None:
     assert Store("sqlite://").wal_checkpoint() is None
+
+
+def test_releasing_a_crashed_claim_never_overwrites_an_outcome_recorded_meanwhile(store: Store) -> None:
+    action = AddComment(
+        key="CB-1:ack", ticket="CB-1", rule="ack", reason="new", at=T0, body="Thanks", public=True
+    )
+    assert store.ledger_claim(action, "host-a")
+    store.ledger_done(action.key)  # the holder was alive after all
+    assert not store.ledger_release(action.key, "host-a", "claim left pending", T0)
+    entry = store.ledger_get(action.key)
+    assert entry is not None and entry.state == "done"
+
+
+def test_a_pending_claim_is_released_for_retry_at_the_time_given(store: Store) -> None:
+    action = AddComment(
+        key="CB-1:ack", ticket="CB-1", rule="ack", reason="new", at=T0, body="Thanks", public=True
+    )
+    assert store.ledger_claim(action, "host-a")
+    assert store.ledger_release(action.key, "host-a", "claim left pending", T0)
+    entry = store.ledger_get(action.key)
+    assert entry is not None and (entry.state, entry.retry_at) == ("failed", T0)
+
+
+# --- the inbox acts only for the worker that holds the event ---
+
+
+def _claimed_twice(store: Store, clock: ManualClock) -> int:
+    """An event claimed by worker-a, whose lease ran out, then claimed by worker-b."""
+    store.inbox_add(entry())
+    (event,) = store.inbox_claim("worker-a", lease=timedelta(seconds=60))
+    clock.advance(timedelta(seconds=61))
+    (again,) = store.inbox_claim("worker-b", lease=timedelta(seconds=60))
+    assert again.id == event.id
+    return event.id
+
+
+def test_a_worker_whose_lease_was_lost_cannot_mark_the_event_done(store: Store, clock: ManualClock) -> None:
+    event_id = _claimed_twice(store, clock)
+    assert store.inbox_done(event_id, holder="worker-a") is False
+    event = store.inbox_get(event_id)
+    assert event is not None and (event.state, event.holder) == ("processing", "worker-b")
+    assert store.inbox_done(event_id, holder="worker-b") is True
+    event = store.inbox_get(event_id)
+    assert event is not None and event.state == "done"
+
+
+def test_a_worker_whose_lease_was_lost_cannot_retry_or_bury_the_event(
+    store: Store, clock: ManualClock
+) -> None:
+    event_id = _claimed_twice(store, clock)
+    assert store.inbox_retry(event_id, "Jira unavailable", T0, holder="worker-a") is False
+    assert store.inbox_dead(event_id, "gave up", holder="worker-a") is False
+    event = store.inbox_get(event_id)
+    assert event is not None and (event.state, event.holder) == ("processing", "worker-b")
+
+
+def test_a_lost_lease_is_logged_as_not_acting(
+    store: Store, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    event_id = _claimed_twice(store, clock)
+    with caplog.at_level("INFO", logger="jsm_bridge.store"):
+        store.inbox_done(event_id, holder="worker-a")
+    assert any("not acting: lease lost" in r.getMessage() for r in caplog.records)
+
+
+def test_a_worker_whose_lease_ran_out_unclaimed_still_finishes_its_event(
+    store: Store, clock: ManualClock
+) -> None:
+    store.inbox_add(entry())
+    (event,) = store.inbox_claim("worker-a", lease=timedelta(seconds=60))
+    clock.advance(timedelta(seconds=61))  # slow, but nobody took the event over
+    assert store.inbox_done(event.id, holder="worker-a") is True
+
+
+def test_an_operator_retry_makes_a_given_up_action_claimable_again(store: Store) -> None:
+    action = AddComment(
+        key="CB-1:ack", ticket="CB-1", rule="ack", reason="new", at=T0, body="Thanks", public=True
+    )
+    assert store.ledger_claim(action, "host-a")
+    store.ledger_failed(action.key, "BadRequest: comment too long", None)
+    assert not store.ledger_claim(action, "host-b")  # given up
+    entry = store.ledger_retry(action.key)
+    assert (entry.state, entry.attempts, entry.retry_at) == ("failed", 0, T0)
+    assert store.ledger_claim(action, "host-b")

@@ -251,13 +251,56 @@ def test_scheduler_jobs_coalesce_never_overlap_and_tolerate_misfires(store: Stor
     scheduler.start(sweep_now=False)
     try:
         jobs = {job.id: job for job in scheduler.scheduler.get_jobs()}
-        assert set(jobs) == {"sweep:e2e-desk", "due-check"}
+        assert set(jobs) == {"sweep:e2e-desk", "due-check", "reconcile"}
         for job in jobs.values():
             assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time == 30
         assert jobs["sweep:e2e-desk"].trigger.interval == timedelta(minutes=1)
         assert jobs["due-check"].trigger.interval == timedelta(seconds=1)
+        assert jobs["reconcile"].trigger.interval == timedelta(minutes=5)
     finally:
         scheduler.stop()
+
+
+class Reconciling(Processor):
+    """A processor that records each reconcile it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reconciled: list[timedelta] = []
+
+    def reconcile(self, older_than: timedelta) -> Any:
+        from jsm_bridge.process import ReconcileResult
+
+        self.reconciled.append(older_than)
+        return ReconcileResult(released=("CB-1:ack",))
+
+
+def test_the_leader_reconciles_claims_left_pending_every_few_minutes_not_only_at_start_up(
+    store: Store, policy: Policy
+) -> None:
+    clock = ManualClock(T0)
+    leader_processor, follower_processor = Reconciling(), Reconciling()
+    leader = SweepScheduler(Sweeper(Search(), store, leader_processor, [policy], clock), store, "host-a:1")
+    follower = SweepScheduler(
+        Sweeper(Search(), store, follower_processor, [policy], clock), store, "host-b:2"
+    )
+    assert leader.is_leader()
+    leader.reconcile_job()
+    follower.reconcile_job()
+    assert leader_processor.reconciled == [timedelta(minutes=2)]
+    assert follower_processor.reconciled == []
+
+
+def test_every_instance_says_it_is_alive_so_its_claims_are_not_reconciled_while_it_runs(
+    store: Store, policy: Policy
+) -> None:
+    from jsm_bridge.process import ALIVE_LEASE_PREFIX
+
+    follower = SweepScheduler(make(store, Search(), policy, ManualClock(T0))[0], store, "host-b:2")
+    follower.due_job()
+    assert store.lease_holder(ALIVE_LEASE_PREFIX + "host-b:2") is not None
+    follower.stop()
+    assert store.lease_holder(ALIVE_LEASE_PREFIX + "host-b:2") is None
 
 
 class CountingDecide:

@@ -173,6 +173,40 @@ def test_a_webhook_is_carried_through_the_workers_processor_and_gateway_back_to_
     assert "ignored:" not in caplog.text  # every event, the id-only Data Center comment too, was processed
 
 
+def test_after_a_processed_webhook_the_metrics_count_the_jira_calls_by_method_and_status(
+    store: Store, policy_file: Path
+) -> None:
+    with SandboxServer(flavor="cloud", clock=ManualClock(START)) as sandbox:
+        gateway = gateway_from_config(JiraConfig(url=sandbox.url, user="bot@example.com", token="t"))
+        processor = TicketProcessor(
+            gateway=gateway,
+            store=store,
+            policies=[load_policy(policy_file)],
+            clock=store.clock,
+            holder="e2e",
+            decide=raise_to_p1,
+        )
+        app = create_app(
+            ReceiverConfig(
+                store=store, webhook_secret=SECRET, clock=store.clock, processor=processor, worker_threads=1
+            )
+        )
+        with running(app) as receiver:
+            register(sandbox, receiver, policy_file)
+            create_issue(sandbox)
+            wait_for(lambda: store.inbox_depth()["done"] >= 2)  # created, then updated (the priority)
+            metrics = Jira(receiver).get("/metrics").text
+        shutdown(app)
+
+    calls = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("jsm_bridge_jira_calls_total{")
+    }
+    assert calls['jsm_bridge_jira_calls_total{operation="PUT rest/api/2/issue/{key}",outcome="204"}'] >= 1
+    assert calls['jsm_bridge_jira_calls_total{operation="GET rest/api/2/issue/{key}",outcome="200"}'] >= 1
+
+
 def test_the_production_server_configuration_serves_the_receiver(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parent.parent
     database = f"sqlite:///{tmp_path / 'prod.db'}"

@@ -32,6 +32,8 @@ class ReceiverState:
         self.secret = config.webhook_secret.encode("utf-8") if config.webhook_secret else None
         self.metrics = config.metrics or Metrics()
         self.metrics.watch_inbox(self.store.inbox_depth)
+        # The Jira calls the processor makes (inbox workers and sweeper share it) appear in /metrics.
+        self.metrics.watch_jira(getattr(config.processor, "gateway", None))
         self.inbox_entry = InboxEntry
         self.store_error: type[Exception] = StoreError
         self.committer = GroupCommitter(

@@ -117,6 +117,22 @@ class Metrics:
         """One retry of a call to Jira (reason: rate_limited, unavailable, ...)."""
         self.jira_retries.labels(reason).inc()
 
+    def watch_jira(self, gateway: object) -> None:
+        """Count a gateway's calls and retries: it must offer `observe(on_request, on_retry)` (the Jira
+        gateway does; anything else is left alone). Operation is `METHOD path-template`, outcome the
+        HTTP status, or `no_answer` when none came."""
+        observe = getattr(gateway, "observe", None)
+        if observe is None:
+            return
+
+        def on_request(method: str, template: str, status: int | None, seconds: float) -> None:
+            self.record_jira_call(f"{method} {template}", "no_answer" if status is None else str(status))
+
+        def on_retry(reason: str, template: str) -> None:
+            self.record_jira_retry(reason)
+
+        observe(on_request=on_request, on_retry=on_retry)
+
     def record_processed(self, seconds: float, outcome: str) -> None:
         """One inbox event processed by a worker (the inbox workers' observer hook)."""
         self.processing_seconds.labels(outcome).observe(seconds)

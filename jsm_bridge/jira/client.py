@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 
 DONE_KEYS_KEPT = 500  # newest action keys kept in the jsm-bridge.actions issue property
+RECORD_DONE_ATTEMPTS = 3  # writes of one done key when concurrent writers keep replacing the list
 PAGE_SIZE = 100
 
 # Field schema types whose values Jira takes as {"value": ...} or {"name": ...}.
@@ -54,8 +55,19 @@ _MENTION = re.compile(r"\[~(?!accountid:)([^\]\s]+)\]")
 _CLOUD_MENTION = re.compile(r"\[~accountid:([^\]\s]+)\]")
 
 
+RequestObserver = Callable[[str, str, "int | None", float], None]
+"""Called after every HTTP call to Jira: (method, path template such as rest/api/2/issue/{key}, status
+or None when no answer came, seconds)."""
+
+RetryObserver = Callable[[str, str], None]
+"""Called before a read is retried: (reason: rate_limited or unavailable, path template)."""
+
+
 class JiraGateway:
     """Jira operations for jsm-bridge. `session` is the transport seam: tests pass their own.
+
+    `on_request` and `on_retry` are lists of observers (see `observe`): the receiver's metrics count
+    calls and retries through them, without jsm_bridge importing anything of the receiver.
 
     The library is configured never to sleep or retry by itself; pacing, retries and error mapping
     happen here, in `_call`."""
@@ -85,6 +97,8 @@ class JiraGateway:
         self._bot_account: str | None = None
         self._transitions: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self._service_desk_projects: dict[str, bool] = {}
+        self.on_request: list[RequestObserver] = []
+        self.on_retry: list[RetryObserver] = []
         cloud = config.flavor == CLOUD
         self._jira = Jira(cloud=cloud, **self._library_options())
         self._service_desk = ServiceDesk(cloud=cloud, **self._library_options())
@@ -110,6 +124,23 @@ class JiraGateway:
         elif self.config.token:
             options.update(token=self.config.token)
         return options
+
+    def observe(
+        self, on_request: RequestObserver | None = None, on_retry: RetryObserver | None = None
+    ) -> None:
+        """Add observers of every HTTP call and of every retry (metrics). An observer that raises is
+        logged and otherwise ignored: counting must never break a call."""
+        if on_request is not None:
+            self.on_request.append(on_request)
+        if on_retry is not None:
+            self.on_retry.append(on_retry)
+
+    def _notify_request(self, method: str, template: str, status: int | None, seconds: float) -> None:
+        for observer in list(self.on_request):
+            try:
+                observer(method, template, status, seconds)
+            except Exception:
+                log.exception("jira.observer_failed observer=on_request")
 
     def close(self) -> None:
         """Release the HTTP session's connections."""
@@ -453,10 +484,33 @@ class JiraGateway:
         body = {"accountId": user} if self.is_cloud else {"name": user}
         self._write("PUT", paths.ISSUE_ASSIGNEE, key=key, body=body)
 
-    def add_comment(self, key: str, body: str, public: bool, mentions: Sequence[str] = ()) -> str | None:
-        """Post a comment; returns its id. A JSM request gets POST /rest/servicedeskapi/request/{key}/comment
-        with `public`; another issue the platform API, internal ones with sd.public.comment {"internal": true}."""
+    def add_comment(
+        self,
+        key: str,
+        body: str,
+        public: bool,
+        mentions: Sequence[str] = (),
+        *,
+        action_key: str | None = None,
+    ) -> str | None:
+        """Post a comment; returns its id.
+
+        With `action_key` (every comment the executor posts) the comment goes through the platform API,
+        POST /rest/api/2/issue/{key}/comment, carrying two comment properties in the same request:
+        sd.public.comment ({"internal": not public}) and jsm-bridge.action ({"key": action_key}), so
+        Jira itself can later say which action posted it (`comment_action_keys`). Without one, a JSM
+        request gets POST /rest/servicedeskapi/request/{key}/comment with `public`, another issue the
+        platform API, internal ones with sd.public.comment {"internal": true}."""
         text = self.render_mentions(body, mentions)
+        if action_key is not None:
+            payload: dict[str, Any] = {
+                "body": text,
+                "properties": [
+                    {"key": paths.SD_PUBLIC_COMMENT, "value": {"internal": not public}},
+                    {"key": paths.ACTION_COMMENT_PROPERTY, "value": {"key": action_key}},
+                ],
+            }
+            return _str_id(self._write("POST", paths.ISSUE_COMMENTS, key=key, body=payload))
         if self._is_service_desk(key):
             try:
                 data = self._write(
@@ -470,10 +524,16 @@ class JiraGateway:
             except NotFound:
                 # Nothing was written: the issue is not a customer request. Use the platform API.
                 log_event(log, "jira.comment_fallback", ticket=key, reason="not a service desk request")
-        payload: dict[str, Any] = {"body": text}
+        payload = {"body": text}
         if not public:
             payload["properties"] = [{"key": paths.SD_PUBLIC_COMMENT, "value": {"internal": True}}]
         return _str_id(self._write("POST", paths.ISSUE_COMMENTS, key=key, body=payload))
+
+    def comment_action_keys(self, key: str) -> frozenset[str]:
+        """The action keys the issue's comments carry (comment property jsm-bridge.action): which
+        actions' comments Jira holds, whether or not their done keys were recorded."""
+        comments = self._pages(paths.ISSUE_COMMENTS, "comments", key=key, params={"expand": "properties"})
+        return frozenset(_comment_action_keys(comments))
 
     def render_mentions(self, body: str, mentions: Sequence[str] = ()) -> str:
         """Mentions as this flavour writes them: [~accountid:ID] on Cloud, [~name] on Data Center.
@@ -528,24 +588,49 @@ class JiraGateway:
         return frozenset(str(v) for v in value)
 
     def record_done(self, key: str, action_key: str) -> None:
-        """Append an action key to jsm-bridge.actions, keeping the newest 500. The ledger stays the
-        authority; the property lets a crashed claim be reconciled from Jira. Within one process the
-        read and the write are not interleaved with another thread's for the same issue; separate
-        instances can still overlap (then the ledger keeps the key)."""
+        """Append an action key to jsm-bridge.actions, keeping the newest 500.
+
+        Jira has no compare-and-set for issue properties, so two instances writing at once could each
+        replace the other's list. After writing, the property is read back; when the key is missing (a
+        concurrent writer replaced the list) the write is repeated on the list as it now stands, merged,
+        up to RECORD_DONE_ATTEMPTS times. This narrows the race without closing it (a slower writer can
+        still replace a list that was confirmed), which is acceptable because the ledger is the
+        authority and a comment carries its own key; a key still missing is logged, not raised. Within
+        one process, threads recording on one issue (an inbox worker and the due-check) take turns."""
         with self._done_locks[hash(key.upper()) % len(self._done_locks)]:
-            value = self.get_property(key, paths.DONE_PROPERTY)
-            keys = [str(v) for v in value] if isinstance(value, list) else []
+            self._record_done(key, action_key)
+
+    def _record_done(self, key: str, action_key: str) -> None:
+        for attempt in range(1, RECORD_DONE_ATTEMPTS + 1):
+            keys = self._done_list(key)
             if action_key in keys:
-                log_event(
-                    log,
-                    "jira.not_acting",
-                    ticket=key,
-                    reason="action key already recorded",
-                    action=action_key,
-                )
+                if attempt == 1:
+                    log_event(
+                        log,
+                        "jira.not_acting",
+                        ticket=key,
+                        reason="action key already recorded",
+                        action=action_key,
+                    )
                 return
-            keys.append(action_key)
-            self.set_property(key, paths.DONE_PROPERTY, keys[-DONE_KEYS_KEPT:])
+            self.set_property(key, paths.DONE_PROPERTY, [*keys, action_key][-DONE_KEYS_KEPT:])
+            if action_key in self._done_list(key):
+                return
+            log_event(
+                log, "jira.record_done_race", logging.WARNING, ticket=key, action=action_key, attempt=attempt
+            )
+        log_event(
+            log,
+            "jira.record_done_lost",
+            logging.WARNING,
+            ticket=key,
+            action=action_key,
+            reason=f"replaced by concurrent writers {RECORD_DONE_ATTEMPTS} times; the ledger still has it",
+        )
+
+    def _done_list(self, key: str) -> list[str]:
+        value = self.get_property(key, paths.DONE_PROPERTY)
+        return [str(v) for v in value] if isinstance(value, list) else []
 
     # -- JSM SLAs -----------------------------------------------------------------------------------
 
@@ -622,6 +707,13 @@ class JiraGateway:
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
+        reason = "rate_limited" if isinstance(error, RateLimited) else "unavailable"
+        template = str(state.args[1]) if len(state.args) > 1 else ""
+        for observer in list(self.on_retry):
+            try:
+                observer(reason, template)
+            except Exception:
+                log.exception("jira.observer_failed observer=on_retry")
         log_event(
             log,
             "jira.retry",
@@ -660,20 +752,25 @@ class JiraGateway:
                 advanced_mode=True,  # the raw response: the library's raise_for_status is not used
             )
         except requests.Timeout:
+            self._notify_request(method, template, None, time.monotonic() - started)
             raise JiraUnavailable(
                 f"{method} {self.config.url}/{path}: no answer within {self.config.timeout:.0f}s",
                 ticket=ticket,
             ) from None
         except requests.RequestException as error:
+            self._notify_request(method, template, None, time.monotonic() - started)
             raise JiraUnavailable(
                 f"{method} {self.config.url}/{path}: cannot reach Jira ({type(error).__name__})",
                 ticket=ticket,
             ) from None
         except Exception as error:  # the library's own bugs must not leak either
+            self._notify_request(method, template, None, time.monotonic() - started)
             raise JiraError(
                 f"{method} {self.config.url}/{path}: the Jira client failed ({type(error).__name__}: {error})",
                 ticket=ticket,
             ) from None
+        seconds = time.monotonic() - started
+        self._notify_request(method, template, response.status_code, seconds)
         log_event(
             log,
             "jira.request",
@@ -681,7 +778,7 @@ class JiraGateway:
             method=method,
             path=path,
             status=response.status_code,
-            ms=round((time.monotonic() - started) * 1000),
+            ms=round(seconds * 1000),
         )
         if response.status_code >= 400:
             raise self._error(response, method, path, request)
@@ -792,6 +889,17 @@ def _array(data: Any) -> list[Any]:
 
 def _issues(page: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [i for i in _array(page.get("issues")) if isinstance(i, dict)]
+
+
+def _comment_action_keys(comments: Iterable[Any]) -> Iterator[str]:
+    """Action keys from comments read with expand=properties."""
+    for comment in comments:
+        for prop in _array(_object(comment).get("properties")):
+            prop = _object(prop)
+            if prop.get("key") == paths.ACTION_COMMENT_PROPERTY:
+                value = _object(prop.get("value")).get("key")
+                if isinstance(value, str) and value:
+                    yield value
 
 
 def _str_id(data: Any) -> str | None:

@@ -47,6 +47,12 @@ class DryRunGateway:
             log, "jira.dry_run", method=method, ticket=ticket, **{k: _short(v) for k, v in arguments.items()}
         )
 
+    def observe(self, on_request: Any = None, on_retry: Any = None) -> None:
+        """Observers go to the wrapped gateway, which makes the calls."""
+        observe = getattr(self.inner, "observe", None)
+        if observe is not None:
+            observe(on_request=on_request, on_retry=on_retry)
+
     # reads
     @property
     def flavor(self) -> Flavor:
@@ -93,6 +99,9 @@ class DryRunGateway:
             recorded = frozenset(self._done.get(key, ()))
         return self.inner.done_keys(key) | recorded
 
+    def comment_action_keys(self, key: str) -> frozenset[str]:
+        return self.inner.comment_action_keys(key)
+
     def request_sla(self, key: str) -> list[SlaMetric]:
         return self.inner.request_sla(key)
 
@@ -118,8 +127,18 @@ class DryRunGateway:
     def assign(self, key: str, user: str | None) -> None:
         self._record("assign", key, user=user)
 
-    def add_comment(self, key: str, body: str, public: bool, mentions: Sequence[str] = ()) -> str | None:
-        self._record("add_comment", key, body=body, public=public, mentions=list(mentions))
+    def add_comment(
+        self,
+        key: str,
+        body: str,
+        public: bool,
+        mentions: Sequence[str] = (),
+        *,
+        action_key: str | None = None,
+    ) -> str | None:
+        self._record(
+            "add_comment", key, body=body, public=public, mentions=list(mentions), action_key=action_key
+        )
         return None
 
     def set_property(self, key: str, name: str, value: Any) -> None:

@@ -18,10 +18,12 @@ from jsm_bridge.actions import (
     SetPriority,
     Transition,
 )
+from jsm_bridge.jira.errors import JiraError
 from jsm_bridge.jira.gateway import Gateway
 from jsm_bridge.jira.logline import acting_for, log_event
 from jsm_bridge.policy.model import Policy
 from jsm_bridge.policy.schema import TierDef
+from jsm_bridge.ticket import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,19 @@ def execute(action: Action, gateway: Gateway, policy: Policy) -> None:
     """Perform `action` on its ticket, then record its key as done on the issue."""
     with acting_for(action.rule):
         perform(action, gateway, policy)
-        gateway.record_done(action.ticket, action.key)
+        try:
+            gateway.record_done(action.ticket, action.key)
+        except JiraError as error:
+            # The action happened: failing it now would make the ledger repeat it. The ledger, which is
+            # the authority, records it done; only the copy of its key on the issue is missing.
+            log_event(
+                log,
+                "jira.record_done_failed",
+                logging.WARNING,
+                ticket=action.ticket,
+                key=action.key,
+                error=f"{type(error).__name__}: {error}",
+            )
     log_event(
         log,
         "jira.action",
@@ -82,7 +96,8 @@ def _transition(action: Transition, gateway: Gateway, policy: Policy) -> None:
 
 
 def _comment(action: AddComment, gateway: Gateway, policy: Policy) -> None:
-    gateway.add_comment(action.ticket, action.body, action.public, action.mentions)
+    # The comment carries its action key, so a crash before the key is recorded can be settled from Jira.
+    gateway.add_comment(action.ticket, action.body, action.public, action.mentions, action_key=action.key)
 
 
 def _assign(action: Assign, gateway: Gateway, policy: Policy) -> None:
@@ -140,6 +155,64 @@ def tier_effects(action: MoveToTier, tier: TierDef) -> tuple[Action, ...]:
     if tier.transition:
         effects.append(Transition(**common, status=tier.transition))
     return tuple(effects)
+
+
+# --- is the effect already there? ----------------------------------------------------------------
+# Used to settle a claim a crash left pending: when Jira already shows what the action would do, it
+# happened (or someone did it by hand); either way doing it again is not wanted. Comments are not
+# judged by content: they carry their action key (see AddComment handling in the gateway).
+
+EffectCheck = Callable[[Any, Ticket, Policy], bool]
+
+
+def already_in_effect(action: Action, ticket: Ticket, policy: Policy) -> bool:
+    """True when the ticket, as read from Jira, already shows every effect of `action`."""
+    check = EFFECT_CHECKS.get(action.kind)
+    return check is not None and check(action, ticket, policy)
+
+
+def _priority_shown(action: SetPriority, ticket: Ticket, policy: Policy) -> bool:
+    return ticket.priority is not None and ticket.priority == action.priority
+
+
+def _status_shown(action: Transition, ticket: Ticket, policy: Policy) -> bool:
+    # Only when the action names the target status: a transition name does not say where it leads.
+    return ticket.status.casefold() == action.status.casefold()
+
+
+def _assignee_shown(action: Assign, ticket: Ticket, policy: Policy) -> bool:
+    return ticket.assignee == action.assignee
+
+
+def _field_shown(action: SetField, ticket: Ticket, policy: Policy) -> bool:
+    for name in (action.field, jira_field(policy, action.field)):
+        if name in ticket.fields:
+            return bool(ticket.fields[name] == action.value)
+    return False
+
+
+def _labels_shown(action: Label, ticket: Ticket, policy: Policy) -> bool:
+    return set(action.add) <= ticket.labels and not set(action.remove) & ticket.labels
+
+
+def _tier_shown(action: MoveToTier, ticket: Ticket, policy: Policy) -> bool:
+    effects = action.effects
+    if not effects:
+        tier = policy.tier(action.to)
+        effects = tier_effects(action, tier) if tier is not None else ()
+    if not effects:
+        return ticket.tier == action.to
+    return all(already_in_effect(effect, ticket, policy) for effect in effects)
+
+
+EFFECT_CHECKS: dict[str, EffectCheck] = {
+    SetPriority.kind: _priority_shown,
+    Transition.kind: _status_shown,
+    Assign.kind: _assignee_shown,
+    SetField.kind: _field_shown,
+    Label.kind: _labels_shown,
+    MoveToTier.kind: _tier_shown,
+}
 
 
 HANDLERS: dict[str, Handler] = {

@@ -43,6 +43,8 @@ class Gateway(Protocol):
 
     def done_keys(self, key: str) -> frozenset[str]: ...
 
+    def comment_action_keys(self, key: str) -> frozenset[str]: ...
+
     def request_sla(self, key: str) -> list[SlaMetric]: ...
 
     # writes
@@ -60,7 +62,15 @@ class Gateway(Protocol):
 
     def assign(self, key: str, user: str | None) -> None: ...
 
-    def add_comment(self, key: str, body: str, public: bool, mentions: Sequence[str] = ()) -> str | None: ...
+    def add_comment(
+        self,
+        key: str,
+        body: str,
+        public: bool,
+        mentions: Sequence[str] = (),
+        *,
+        action_key: str | None = None,
+    ) -> str | None: ...
 
     def set_property(self, key: str, name: str, value: Any) -> None: ...
 

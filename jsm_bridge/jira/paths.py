@@ -22,6 +22,8 @@ REQUEST = "rest/servicedeskapi/request/{key}"
 REQUEST_COMMENT = "rest/servicedeskapi/request/{key}/comment"
 REQUEST_SLA = "rest/servicedeskapi/request/{key}/sla"
 
-# The issue property where done action keys are kept, and the JSM comment visibility property.
+# The issue property where done action keys are kept, the comment property naming the action that
+# posted a comment ({"key": <action key>}), and the JSM comment visibility property.
 DONE_PROPERTY = "jsm-bridge.actions"
+ACTION_COMMENT_PROPERTY = "jsm-bridge.action"
 SD_PUBLIC_COMMENT = "sd.public.comment"

@@ -608,7 +608,9 @@ class SandboxApp:
         if request.method == "POST":
             data = self.body(request)
             public = not is_internal(data.get("properties"))
-            issue, comment = self.state.add_comment(key, data.get("body"), public, user)
+            issue, comment = self.state.add_comment(
+                key, data.get("body"), public, user, properties=data.get("properties")
+            )
             return json_response(self.renderer.comment(issue, comment, version, properties=True), 201)
         issue = self.state.issue(key)
         start = max(self.int_arg(request.args.get("startAt"), "startAt", 0), 0)

@@ -18,6 +18,8 @@ class Comment:
     updated: datetime
     public: bool = True
     update_author: str | None = None
+    # Comment properties set when the comment was created, other than sd.public.comment (kept as `public`).
+    properties: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

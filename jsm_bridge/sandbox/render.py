@@ -366,7 +366,7 @@ class Renderer:
         if properties:
             body["properties"] = (
                 [] if comment.public else [{"key": "sd.public.comment", "value": {"internal": True}}]
-            )
+            ) + [{"key": name, "value": value} for name, value in sorted(comment.properties.items())]
         return body
 
     def comment_page(

@@ -596,7 +596,10 @@ class SandboxState:
         if notify:
             self._emit(Event("comment_created", issue, actor, "issue_commented", comment=comment))
 
-    def add_comment(self, key: str, body: Any, public: bool, actor: str) -> tuple[Issue, Comment]:
+    def add_comment(
+        self, key: str, body: Any, public: bool, actor: str, properties: Any = None
+    ) -> tuple[Issue, Comment]:
+        """Add a comment; `properties` is the create body's list of {key, value} comment properties."""
         with self.lock:
             issue = self.issue(key)
             text = adf_to_text(body)
@@ -604,6 +607,7 @@ class SandboxState:
                 raise JiraError(400, [], {"comment": "Comment body can not be empty!"})
             self._remember(issue)
             comment = self._new_comment(issue, text, public, actor)
+            comment.properties = _comment_properties(properties)
             self._save(issue)
             self._comment_added(issue, comment, actor, True)
             if self.jsm_automation and public:
@@ -738,6 +742,17 @@ def _internal(properties: Any) -> bool:
             value = prop.get("value") or {}
             return bool(value.get("internal")) if isinstance(value, dict) else False
     return False
+
+
+def _comment_properties(properties: Any) -> dict[str, Any]:
+    """The comment properties of a create body other than sd.public.comment (that one is `public`)."""
+    if not isinstance(properties, list):
+        return {}
+    out: dict[str, Any] = {}
+    for prop in properties:
+        if isinstance(prop, dict) and isinstance(prop.get("key"), str) and prop["key"] != "sd.public.comment":
+            out[prop["key"]] = prop.get("value")
+    return out
 
 
 def is_internal(properties: Any) -> bool:
