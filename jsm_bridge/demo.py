@@ -489,9 +489,22 @@ def scenario_statuses(tickets: Sequence[DemoTicket]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+DEMO_RECEIVER_SETTINGS: dict[str, Any] = {
+    "worker_threads": 1,  # one worker: each ticket's events are handled in the order they came
+    "worker_poll_interval": 0.02,
+    "worker_backoff": timedelta(seconds=5),
+}
+
+
 def start(
-    policies: Sequence[Policy], folder: Path, start_at: datetime = START, statuses: Sequence[str] = ()
+    policies: Sequence[Policy],
+    folder: Path,
+    start_at: datetime = START,
+    statuses: Sequence[str] = (),
+    receiver_settings: dict[str, Any] | None = None,
 ) -> Running:
+    """Start the sandbox and one bridge instance; `receiver_settings` overrides the demo's worker
+    settings (None: the demo's, {}: the receiver's production defaults)."""
     from werkzeug.serving import make_server
 
     from jsm_bridge.jira import JiraConfig, JiraGateway
@@ -535,9 +548,7 @@ def start(
     app = receiver_module().create_app(
         {
             **runtime.receiver_settings(),
-            "worker_threads": 1,  # one worker: each ticket's events are handled in the order they came
-            "worker_poll_interval": 0.02,
-            "worker_backoff": timedelta(seconds=5),
+            **(DEMO_RECEIVER_SETTINGS if receiver_settings is None else receiver_settings),
         }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)

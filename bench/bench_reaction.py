@@ -1,0 +1,102 @@
+"""Time from a webhook's arrival to the resulting Jira write, against the sandbox over real HTTP.
+
+Starts the sandbox and one bridge instance (receiver on a local port, inbox workers with the receiver's
+production defaults, SQLite inbox and ledger), registers the webhook with a secret, then creates tickets
+under the Capital Bytes pack whose "Users affected" is "All users" and which lack the organisation and
+contract: the bridge must set priority P1 (Highest) and post the missing-information comment. For each
+ticket it measures, on the wall clock, from the moment the sandbox sent the issue_created webhook to the
+moment the priority write and the comment reached the sandbox. Prints median and p99 of each.
+
+Run: python bench/bench_reaction.py [--tickets 60] [--interval 0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import requests
+
+from jsm_bridge import demo
+from jsm_bridge.policy import load_policy
+
+ROOT = Path(__file__).resolve().parent.parent
+MONDAY_MORNING = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/London"))
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def wait_for(issue_of, key: str, deadline: float) -> tuple[float | None, float | None]:
+    """Wall-clock instants at which the priority write and the bridge's comment were first seen."""
+    priority_at = comment_at = None
+    while time.perf_counter() < deadline and (priority_at is None or comment_at is None):
+        issue = issue_of(key)
+        now = time.perf_counter()
+        if priority_at is None and str(issue.fields.get("priority") or "") == "Highest":
+            priority_at = now
+        if comment_at is None and any(c.author == demo.BRIDGE_USER for c in issue.comments):
+            comment_at = now
+        time.sleep(0.001)
+    return priority_at, comment_at
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=60)
+    parser.add_argument("--interval", type=float, default=0.1, help="seconds between ticket creations")
+    args = parser.parse_args()
+
+    policy = load_policy(ROOT / "policies" / "capital-bytes.yaml")
+    with tempfile.TemporaryDirectory() as folder:
+        running = demo.start([policy], Path(folder), start_at=MONDAY_MORNING, receiver_settings={})
+        try:
+            session = requests.Session()
+            session.auth = ("customer", "token")
+            priority_ms: list[float] = []
+            comment_ms: list[float] = []
+            missed = 0
+            for n in range(args.tickets):
+                body = {
+                    "fields": {
+                        "project": {"key": "CB"},
+                        "issuetype": {"name": "Incident"},
+                        "summary": f"All websites down ({n})",
+                        "description": "Every site answers 502 since 09:40.",
+                        "customfield_10054": {"value": "All users"},
+                    }
+                }
+                sent = time.perf_counter()  # the sandbox sends issue_created as it answers the create
+                key = session.post(f"{running.sandbox.url}/rest/api/2/issue", json=body, timeout=10).json()[
+                    "key"
+                ]
+                priority_at, comment_at = wait_for(running.sandbox.state.issue, key, sent + 10)
+                if priority_at is None or comment_at is None:
+                    missed += 1
+                else:
+                    priority_ms.append((priority_at - sent) * 1000)
+                    comment_ms.append((comment_at - sent) * 1000)
+                time.sleep(args.interval)
+        finally:
+            running.stop()
+
+    print(f"{args.tickets} tickets, one every {args.interval:.2f}s; {missed} without both writes within 10 s")
+    for name, values in (("priority set (P1)", priority_ms), ("missing-information comment", comment_ms)):
+        if values:
+            print(
+                f"  {name:30s} median {statistics.median(values):7.1f} ms   "
+                f"p99 {percentile(values, 0.99):7.1f} ms   max {max(values):7.1f} ms"
+            )
+    return 0 if not missed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
