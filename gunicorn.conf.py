@@ -1,8 +1,8 @@
 """Production server configuration for the webhook receiver: `gunicorn -c gunicorn.conf.py`.
 
 Measured on 2 cores (see docs/webhooks.md): 2 worker processes x 32 threads. Each process runs its own
-app (built by webhooks.wsgi:build()), with one group-commit thread that batches the inbox inserts of
-concurrent requests into one transaction, and its own inbox worker threads."""
+app (built by webhooks.wsgi:build()): a group commit that batches the inbox inserts of concurrent
+requests into one transaction, a thread that checkpoints the SQLite WAL, and its own inbox workers."""
 
 import multiprocessing
 import os
@@ -32,7 +32,7 @@ loglevel = os.environ.get("JSM_BRIDGE_LOG_LEVEL", "info")
 
 
 def worker_exit(server, worker):
-    """Stop the inbox workers and the committer of this process gracefully."""
+    """Stop the inbox workers and the WAL checkpointer of this process gracefully."""
     app = getattr(worker, "wsgi", None)
     if app is not None and "jsm_bridge" in getattr(app, "extensions", {}):
         from webhooks.app import shutdown

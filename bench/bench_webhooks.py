@@ -3,7 +3,7 @@
 Starts gunicorn twice with gunicorn.conf.py (same workers x threads): once with the real receiver
 (signature checked, event committed to a SQLite WAL inbox before the 202) and once with a route that
 answers 202 and does nothing. Loads each on 127.0.0.1 with wrk when it is installed (else a bounded
-Python load generator on persistent connections) and prints requests/s side by side and their ratio.
+Python load generator on persistent connections) and prints the median requests/s of each side by side and their ratio.
 Then sends a steady 1,000 requests/s to the receiver and reports the p50/p99 acknowledgement latency.
 
     python bench/bench_webhooks.py [--seconds 10] [--connections 32] [--rate 1000]
@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -325,7 +326,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="length of each throughput run")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=2, help="alternate noop/receiver runs; best of each")
+    parser.add_argument("--rounds", type=int, default=3, help="alternate noop/receiver runs; median of each")
     parser.add_argument("--rate", type=int, default=1000, help="requests/s of the latency run")
     parser.add_argument("--latency-seconds", type=int, default=10)
     parser.add_argument("--load", choices=["auto", "wrk", "python"], default="auto")
@@ -334,6 +335,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    before = os.getloadavg()[0]
     use_wrk = args.load == "wrk" or (args.load == "auto" and shutil.which("wrk") is not None)
     body = FIXTURE.read_bytes()
     signature = _signature(body)
@@ -375,16 +377,18 @@ def main() -> int:
                 steady = steady_latency(port, args.rate, args.latency_seconds, body, signature)
 
     config = _server_config()
-    noop, receiver = max(results["noop"]), max(results["receiver"])
+    noop, receiver = statistics.median(results["noop"]), statistics.median(results["receiver"])
     print(
         f"server: gunicorn {config}; load: {'wrk' if use_wrk else 'python'}, {args.connections} connections, "
-        f"{args.seconds}s x {args.rounds} rounds, 127.0.0.1"
+        f"{args.seconds}s x {args.rounds} rounds, 127.0.0.1; load average {before:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after; {os.cpu_count()} cores"
     )
-    print(f"{'':24}{'requests/s':>12}")
+    print(f"{'':24}{'requests/s':>12}   (median of the rounds)")
     print(f"{'no-op Flask route':24}{noop:12.0f}   runs: {', '.join(f'{r:.0f}' for r in results['noop'])}")
     print(
         f"{'receiver (durable)':24}{receiver:12.0f}   runs: {', '.join(f'{r:.0f}' for r in results['receiver'])}"
     )
+    print(f"inbox: SQLite, synchronous={os.environ.get('JSM_BRIDGE_SQLITE_SYNCHRONOUS', 'FULL').upper()}")
     print(f"ratio receiver / no-op: {receiver / noop:.2f}   (goal >= 0.80)")
     print(f"inbox rows written: {sum(stored.values())} (receiver requests: about {expected:.0f})")
     print(

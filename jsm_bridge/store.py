@@ -496,19 +496,22 @@ class Store:
         with self._read() as conn:
             conn.execute(sa.text("SELECT 1"))
 
-    def wal_checkpoint(self) -> tuple[int, int] | None:
-        """Copy committed WAL pages into a SQLite database file without blocking writers (PASSIVE).
-        Returns (pages in the WAL, pages copied so far), or None when there is no WAL to checkpoint
+    def wal_checkpoint(self, truncate: bool = False) -> tuple[int, int] | None:
+        """Copy committed WAL pages into a SQLite database file. PASSIVE by default: never blocks a
+        writer, copies what it can. `truncate=True`: waits for readers (the busy timeout), copies
+        everything and empties the WAL file; hold off writers first, or they wait on it.
+        Returns (pages in the WAL, pages copied), or None when there is no WAL to checkpoint
         (PostgreSQL, in-memory SQLite) or another checkpoint is running."""
-        if self.dialect != "sqlite" or make_url(self.url).database in (None, "", ":memory:"):
+        if not self._sqlite_file:
             return None
+        mode = "TRUNCATE" if truncate else "PASSIVE"
         with self._errors():
             raw = self.engine.raw_connection()
             try:
                 # Outside any transaction (the driver runs in autocommit): SQLite refuses a checkpoint
                 # from a connection with one open.
                 busy, log_pages, copied = raw.driver_connection.execute(  # type: ignore[union-attr]
-                    "PRAGMA wal_checkpoint(PASSIVE)"
+                    f"PRAGMA wal_checkpoint({mode})"
                 ).fetchone()
             finally:
                 raw.close()

@@ -742,6 +742,8 @@ def test_a_store_without_autocheckpoint_leaves_the_wal_to_wal_checkpoint(tmp_pat
 
     pages, copied = store.wal_checkpoint() or (0, -1)
     assert pages > 0 and copied == pages
+    assert store.wal_checkpoint(truncate=True) == (0, 0)
+    assert (tmp_path / "s.db-wal").stat().st_size == 0
     store.close()
 
 

@@ -1,5 +1,5 @@
-"""The WAL checkpointer: checkpoints beside the commits, and under the commit lock only to restart a WAL
-that writers kept from being copied in full."""
+"""The WAL checkpointer: checkpoints beside the commits, and under the commit lock only to empty a WAL
+that has grown past its bound."""
 
 from __future__ import annotations
 
@@ -25,47 +25,49 @@ class CountingLock:
 
 
 class FakeWal:
-    """wal_checkpoint() answers from a script of (pages, copied) outcomes."""
+    """wal_checkpoint() answers from a script of (pages, copied) outcomes and records its modes."""
 
     def __init__(self, *outcomes: tuple[int, int] | None) -> None:
         self.outcomes = list(outcomes)
-        self.calls = 0
+        self.truncates: list[bool] = []
 
-    def wal_checkpoint(self) -> tuple[int, int] | None:
-        self.calls += 1
+    def wal_checkpoint(self, truncate: bool = False) -> tuple[int, int] | None:
+        self.truncates.append(truncate)
         return self.outcomes.pop(0)
 
 
-def test_a_pass_that_copies_the_whole_wal_never_takes_the_commit_lock() -> None:
+def test_a_wal_under_its_bound_is_checkpointed_without_holding_off_commits() -> None:
     lock = CountingLock()
-    checkpointer = WalCheckpointer(FakeWal((5000, 5000)), lock, limit_pages=4096)
-
-    assert checkpointer.run_once() == (5000, 5000)
-    assert lock.taken == 0
-
-
-def test_a_small_wal_that_writers_kept_busy_is_left_for_the_next_pass() -> None:
-    lock = CountingLock()
-    checkpointer = WalCheckpointer(FakeWal((300, 120)), lock, limit_pages=4096)
-
-    assert checkpointer.run_once() == (300, 120)
-    assert lock.taken == 0
-
-
-def test_a_large_wal_that_writers_kept_busy_is_finished_under_the_commit_lock() -> None:
-    lock = CountingLock()
-    wal = FakeWal((5000, 4800), (5010, 5010))
+    wal = FakeWal((300, 120))
     checkpointer = WalCheckpointer(wal, lock, limit_pages=4096)
 
-    assert checkpointer.run_once() == (5010, 5010)
-    assert lock.taken == 1 and wal.calls == 2
+    assert checkpointer.run_once() == (300, 120)
+    assert lock.taken == 0 and wal.truncates == [False]
+
+
+def test_a_wal_past_its_bound_is_emptied_under_the_commit_lock() -> None:
+    lock = CountingLock()
+    wal = FakeWal((5000, 4800), (0, 0))
+    checkpointer = WalCheckpointer(wal, lock, limit_pages=4096)
+
+    assert checkpointer.run_once() == (0, 0)
+    assert lock.taken == 1 and wal.truncates == [False, True]
+
+
+def test_a_busy_checkpoint_is_left_for_the_next_pass() -> None:
+    lock = CountingLock()
+    wal = FakeWal(None)
+    checkpointer = WalCheckpointer(wal, lock, limit_pages=4096)
+
+    assert checkpointer.run_once() is None
+    assert lock.taken == 0
 
 
 def test_a_failing_checkpoint_is_logged_and_the_thread_keeps_going() -> None:
     class Flaky:
         calls = 0
 
-        def wal_checkpoint(self) -> tuple[int, int] | None:
+        def wal_checkpoint(self, truncate: bool = False) -> tuple[int, int] | None:
             Flaky.calls += 1
             if Flaky.calls == 1:
                 raise RuntimeError("disk I/O error")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,3 +118,13 @@ def test_a_waiting_request_is_woken_once_its_batch_is_done_and_not_before() -> N
     assert signal.wait(5) is True
     signal.set()  # set again (a leader's own slot is set twice): harmless
     assert signal.wait(0) is True and signal.is_set()
+
+
+def test_a_commit_lock_that_cannot_be_opened_fails_the_batch_and_is_not_left_held(tmp_path: Path) -> None:
+    writer = SlowWriter(0)
+    committer = GroupCommitter(writer, lock_path=str(tmp_path / "missing-folder" / "inbox.db.commit-lock"))
+
+    with pytest.raises(FileNotFoundError):
+        committer.add("a")
+    (tmp_path / "missing-folder").mkdir()
+    assert committer.add("b") is True  # neither the thread lock nor the committer is stuck

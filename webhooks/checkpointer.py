@@ -2,9 +2,9 @@
 
 SQLite's automatic checkpoint runs inside the commit that crosses 1,000 WAL pages: that commit copies
 the WAL into the database and syncs it (tens of ms) while every request of both server processes waits
-on it. Here the copying happens beside the commits (PASSIVE never blocks a writer); only when writers
-kept the WAL from ever being fully copied does a pass finish the short remainder under the commit lock,
-so that the next commit starts the WAL again from its beginning and the file stays bounded."""
+on it. Here the copying happens beside the commits (PASSIVE never blocks a writer). A WAL that is never
+copied in full between two commits never starts again from its beginning, so once it holds more than
+a bound, one pass holds the commit lock to copy the short remainder and empty the file."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ log = logging.getLogger("jsm_bridge.webhooks.checkpointer")
 
 
 class Checkpointable(Protocol):
-    def wal_checkpoint(self) -> tuple[int, int] | None: ...
+    def wal_checkpoint(self, truncate: bool = False) -> tuple[int, int] | None: ...
 
 
 class WalCheckpointer:
-    """Every `interval` seconds while commits happen, a PASSIVE checkpoint; when the WAL holds more than
-    `limit_pages` pages that a pass could not all copy, one more pass holding `commit_lock`."""
+    """Every `interval` seconds, a PASSIVE checkpoint; when the WAL holds `limit_pages` pages or more,
+    one more pass holding `commit_lock` that empties it (TRUNCATE)."""
 
     def __init__(
         self,
@@ -63,11 +63,12 @@ class WalCheckpointer:
         self.passes += 1
         if outcome is None:
             return None
-        pages, copied = outcome
-        if pages >= self._limit_pages and copied < pages:
-            # Commits kept appending while this pass copied: without a pass they cannot interrupt, the
-            # WAL would never restart and would grow for as long as the load lasts.
+        pages, _copied = outcome
+        if pages >= self._limit_pages:
+            # Under steady load commits append between any two passes, so the WAL would never restart
+            # and would grow for as long as the load lasts (measured: 140 MB in 45 s). With commits
+            # held off, what is left to copy is what arrived since the last pass: a few ms.
             with self._commit_lock:
-                outcome = self._store.wal_checkpoint()
+                outcome = self._store.wal_checkpoint(truncate=True)
             self.locked_passes += 1
         return outcome

@@ -87,10 +87,10 @@ class _FileLock:
 
     def __enter__(self) -> None:
         self._threads.acquire()
-        if self._fd is None or self._pid != os.getpid():  # flock is per open file: a child opens its own
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._pid = os.getpid()
         try:
+            if self._fd is None or self._pid != os.getpid():  # flock is per open file: a child opens its own
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         except BaseException:
             self._threads.release()

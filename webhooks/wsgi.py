@@ -1,6 +1,6 @@
 """The production entry point: `gunicorn -c gunicorn.conf.py` calls `build()` once in each worker process.
 
-A factory rather than a module-level app, so each worker process gets its own app, committer thread,
+A factory rather than a module-level app, so each worker process gets its own app, checkpointer thread,
 inbox workers and database connections (nothing is shared across a fork)."""
 
 from __future__ import annotations
