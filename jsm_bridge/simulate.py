@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import yaml
 from jsm_bridge.actions import Action, apply_all
 from jsm_bridge.engine import decide
 from jsm_bridge.policy import Policy, load_policy
+from jsm_bridge.policy.yamlnodes import YamlLoader
 from jsm_bridge.ticket import ASSIGNEE, LABELS, PRIORITY, STATUS, TIER, Comment, Ticket
 
 #: how many times decide() may be asked again at one instant before the policy is called unstable
@@ -48,19 +48,6 @@ class ScenarioError(ValueError):
         self.path = str(path)
         self.where = where
         super().__init__(f"{path}: {where}: {message}" if where else f"{path}: {message}")
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML with 1.2 booleans (`on`, `yes`, `no` stay strings) and ISO timestamps as datetimes."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
 
 
 @dataclass(frozen=True)
@@ -136,7 +123,7 @@ def load_scenario(path: str | Path, policies: dict[Path, Policy] | None = None) 
     `policies`, when given, is a cache of loaded policies by resolved path, shared by many scenarios."""
     path = Path(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=YamlLoader)  # noqa: S506
     except OSError as exc:
         raise ScenarioError(path, "", f"cannot read the scenario: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
