@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, current_app, request
@@ -73,14 +74,12 @@ def read_body(environ: dict[str, Any], length: int | None, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+@dataclass(frozen=True, slots=True)
 class Answer:
     """A response decided without Flask: status, JSON body bytes. Served by the view or the fast path."""
 
-    __slots__ = ("status", "body")
-
-    def __init__(self, status: int, body: bytes) -> None:
-        self.status = status
-        self.body = body
+    status: int
+    body: bytes
 
 
 _ANSWER_ACCEPTED = Answer(202, _ACCEPTED)
