@@ -377,6 +377,14 @@ def test_a_chunked_body_over_the_limit_is_refused_with_413(served: tuple[Jira, A
     assert response.status_code == 413
 
 
+def test_other_methods_on_the_webhook_path_are_still_answered_by_flask(jira: Jira) -> None:
+    # Only POST is answered before Flask (webhooks/fastpath.py); the rest keeps Flask's routing.
+    response = jira.session.get(f"{jira.url}/webhooks/jira", timeout=10)
+
+    assert response.status_code == 405
+    assert response.json()["reason"] == "http"
+
+
 def test_an_unexpected_error_is_a_logged_500_that_never_shows_the_body(
     jira: Jira, switchable: SwitchableStore, caplog: pytest.LogCaptureFixture
 ) -> None:

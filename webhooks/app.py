@@ -106,6 +106,9 @@ def create_app(config: ReceiverConfig | Mapping[str, Any]) -> Flask:
     app.register_blueprint(health_bp)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+    from webhooks.fastpath import ReceiverFastPath
+
+    app.wsgi_app = ReceiverFastPath(app.wsgi_app, state)  # type: ignore[method-assign]
 
     if state.checkpointer is not None:
         state.checkpointer.start()

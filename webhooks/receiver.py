@@ -9,9 +9,11 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, current_app, request
+from werkzeug.sansio.utils import get_content_length
 
 from webhooks import events
 from webhooks.committer import CommitTimeout
@@ -72,30 +74,37 @@ def read_body(environ: dict[str, Any], length: int | None, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def refuse(state: ReceiverState, status: int, reason: str, message: str, path: str | None = None) -> Response:
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A response decided without Flask: status, JSON body bytes. Served by the view or the fast path."""
+
+    status: int
+    body: bytes
+
+
+_ANSWER_ACCEPTED = Answer(202, _ACCEPTED)
+_ANSWER_DUPLICATE = Answer(202, _DUPLICATE)
+
+
+def refuse(state: ReceiverState, status: int, reason: str, message: str, path: str | None = None) -> Answer:
     """A 4xx (or 503) answer with a JSON reason; counted and logged without the body or any secret."""
     state.metrics.refused.labels(reason).inc()
     log.info("webhook_refused reason=%s status=%d path=%s", reason, status, path or "-")
     body = json.dumps({"error": message, "reason": reason, "path": path})
-    return Response(body, status=status, mimetype="application/json")
+    return Answer(status, body.encode("utf-8"))
 
 
-def _json(status: int, payload: bytes) -> Response:
-    return Response(payload, status=status, mimetype="application/json")
-
-
-@bp.post("/webhooks/jira")
-def receive() -> Response:
-    state: ReceiverState = current_app.extensions["jsm_bridge"]
+def handle(state: ReceiverState, environ: dict[str, Any]) -> Answer:
+    """The whole of `POST /webhooks/jira` on a WSGI environ, without Flask's request machinery: the
+    fast path (webhooks/fastpath.py) and the Flask view both answer with it."""
     started = time.perf_counter()
     metrics = state.metrics
     metrics.received.inc()
 
-    environ = request.environ
     if environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != "application/json":
         return refuse(state, 400, "content_type", "Content-Type must be application/json", path=None)
     limit = state.config.max_body_bytes
-    length = request.content_length
+    length = get_content_length(environ.get("CONTENT_LENGTH"), environ.get("HTTP_TRANSFER_ENCODING"))
     if length is not None and length > limit:
         return refuse(state, 413, "too_large", f"body is larger than {limit} bytes")
     body = read_body(environ, length, limit)
@@ -129,11 +138,7 @@ def receive() -> Response:
     if isinstance(outcome, events.Ignored):
         metrics.ignored.inc()
         log.info("ignored: %s event=%s", outcome.reason, outcome.event[:64])
-        return Response(
-            json.dumps({"status": "ignored", "reason": outcome.reason}),
-            status=202,
-            mimetype="application/json",
-        )
+        return Answer(202, json.dumps({"status": "ignored", "reason": outcome.reason}).encode("utf-8"))
 
     delivery_id = environ.get("HTTP_X_ATLASSIAN_WEBHOOK_IDENTIFIER") or None
     entry = state.inbox_entry(
@@ -160,9 +165,16 @@ def receive() -> Response:
         log.info(
             "webhook_duplicate event=%s issue=%s delivery=%s", outcome.event, outcome.reference, delivery_id
         )
-        return _json(202, _DUPLICATE)
+        return _ANSWER_DUPLICATE
     metrics.accepted.labels(outcome.event).inc()
     if state.workers is not None:
         state.workers.notify()
     metrics.ack_seconds.observe(time.perf_counter() - started)
-    return _json(202, _ACCEPTED)
+    return _ANSWER_ACCEPTED
+
+
+@bp.post("/webhooks/jira")
+def receive() -> Response:
+    state: ReceiverState = current_app.extensions["jsm_bridge"]
+    answer = handle(state, request.environ)
+    return Response(answer.body, status=answer.status, mimetype="application/json")
