@@ -10,7 +10,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -144,6 +144,8 @@ class TicketProcessor:
     _policy_cache: dict[str, _PolicyAnswer] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _in_flight: set[str] = field(default_factory=set, init=False, repr=False)
+    _busy: set[str] = field(default_factory=set, init=False, repr=False)
+    _again: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.decide is None:
@@ -158,6 +160,41 @@ class TicketProcessor:
     # -- processing --
 
     def process(self, key: str, policy: Policy) -> ProcessResult:
+        """Process a ticket, once at a time per ticket in this process, without making callers wait.
+
+        A due-check and an inbox worker (woken by the bridge's own change) can ask for one ticket at
+        once; the later one would decide on a view of the ticket from before the earlier one's writes
+        and could cache a wrong next_due. So while a ticket is in hand, another request for it returns
+        at once with nothing done and the thread in hand processes the ticket once more when it has
+        finished, seeing everything the first pass did."""
+        with self._lock:
+            if key in self._busy:
+                self._again.add(key)
+                _log(
+                    "not_acting",
+                    ticket=key,
+                    policy=policy.name,
+                    reason="in hand in this process; looked at again",
+                )
+                return ProcessResult(
+                    ticket=key, policy=policy.name, outcomes=(), next_due=None, dry_run=self.dry_run
+                )
+            self._busy.add(key)
+        try:
+            outcomes: tuple[Outcome, ...] = ()
+            while True:
+                result = self._process_once(key, policy)
+                outcomes += result.outcomes
+                with self._lock:
+                    if key not in self._again:
+                        return replace(result, outcomes=outcomes)  # what every pass did
+                    self._again.discard(key)
+        finally:
+            with self._lock:
+                self._busy.discard(key)
+                self._again.discard(key)
+
+    def _process_once(self, key: str, policy: Policy) -> ProcessResult:
         """Fetch the ticket, decide what is due, and carry out each due action once.
 
         Errors reading the ticket (JiraError, NotFound for a deleted one) and StoreError propagate:
@@ -214,6 +251,11 @@ class TicketProcessor:
                     stopped = outcome
 
         next_due = decision.next_due
+        if stopped is not None and stopped.status == "skipped" and (next_due is None or now < next_due):
+            # Another worker holds a claim on this ticket's action right now (a due-check and an inbox
+            # worker on one ticket at once). This decision could not see past that action, so its
+            # next_due may be too late, or none: look again as soon as the claim is settled.
+            next_due = now
         if not self.dry_run:
             # Owed retries bring the ticket back even when the decision itself has nothing pending.
             retry = self.store.ledger_next_retry(key, after=now)

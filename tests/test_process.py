@@ -228,6 +228,45 @@ def test_an_action_claimed_elsewhere_is_skipped_and_later_actions_wait_for_it(
     assert gateway.writes == []
 
 
+def test_a_ticket_whose_action_is_claimed_elsewhere_is_looked_at_again_at_once(
+    gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
+) -> None:
+    # A due-check and an inbox worker on one ticket at once: this decision cannot see past the action
+    # the other holds, so its own next_due (a day away here) must not replace a sooner one.
+    store.ledger_claim(decide(gateway.tickets["CB-1"], policy, T0).actions[0], "host-2")
+    result = processor(gateway, store, [policy], clock).process("CB-1", policy)
+    assert result.next_due == clock.now()
+    assert store.cache_due(clock.now()) == [("CB-1", "capital-bytes")]
+
+
+def test_a_ticket_asked_for_while_in_hand_is_processed_again_by_the_thread_in_hand(
+    gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
+) -> None:
+    entered, second_returned = threading.Event(), threading.Event()
+    passes: list[datetime] = []
+
+    def slow_decide(ticket: Ticket, policy: Policy, now: datetime) -> Decision:
+        passes.append(now)
+        if len(passes) == 1:
+            entered.set()
+            assert second_returned.wait(5)  # the other caller came and went while this pass ran
+        return decide(ticket, policy, now)
+
+    worker = TicketProcessor(
+        gateway, store, [policy], clock, "host-1:100", decide=slow_decide, execute=execute
+    )
+    first = threading.Thread(target=worker.process, args=("CB-1", policy))
+    first.start()
+    assert entered.wait(5)
+    second = worker.process("CB-1", policy)
+    second_returned.set()
+    first.join(5)
+
+    assert second.outcomes == () and second.next_due is None  # it returned at once, without waiting
+    assert len(passes) == 2  # the thread in hand looked again once it had finished
+    assert len(gateway.writes) == 2  # the comment and the label, once each
+
+
 def test_a_failed_action_stays_owed_and_is_retried_after_backoff(
     gateway: RecordingGateway, store: Store, policy: Policy, clock: ManualClock
 ) -> None:
