@@ -16,14 +16,11 @@ from jsm_bridge.policy.checks import check_policy
 from jsm_bridge.policy.model import Policy
 from jsm_bridge.policy.schema import PolicySpec
 from jsm_bridge.policy.templates import TemplateSet
-from jsm_bridge.policy.yamlnodes import KeyPath, YamlDocument, YamlError, YamlLoader, load_yaml
+from jsm_bridge.policy.yamlnodes import KeyPath, YamlDocument, YamlError, load_yaml
 
 #: the environment variable naming policy files and folders, `:`-separated
 POLICIES_ENV = "JSM_BRIDGE_POLICIES"
 POLICY_SUFFIXES = (".yaml", ".yml")
-
-# Kept for code that loads other YAML (scenarios) the way policies are loaded.
-_Loader = YamlLoader
 
 
 class Problem(NamedTuple):
