@@ -1,8 +1,9 @@
 """Production server configuration for the webhook receiver: `gunicorn -c gunicorn.conf.py`.
 
-Measured on 2 cores (see docs/webhooks.md): 2 worker processes x 32 threads. Each process runs its own
-app (built by webhooks.wsgi:build()): a group commit that batches the inbox inserts of concurrent
-requests into one transaction, a thread that checkpoints the SQLite WAL, and its own inbox workers."""
+Measured on 2 cores (see docs/webhooks.md): gevent workers, one process per core. Each process runs its
+own app (built by webhooks.wsgi:build()): requests are greenlets; a group commit batches the inbox
+inserts of the requests waiting together into one transaction, written by one native thread of the
+process (which also checkpoints the SQLite WAL); and its own inbox workers."""
 
 import multiprocessing
 import os
@@ -12,11 +13,13 @@ bind = os.environ.get("JSM_BRIDGE_BIND", "127.0.0.1:8080")
 
 # One process per core: request handling is CPU-bound Python (signature, JSON), the commit is batched.
 workers = int(os.environ.get("JSM_BRIDGE_HTTP_WORKERS", multiprocessing.cpu_count()))
-# Threads let the requests of one process wait on the same group commit: the more requests wait
-# together, the fewer transactions. Single runs gave 794 requests/s with 8 threads, 1,008 with 16 and
-# 1,027-1,035 with 32 (docs/webhooks.md); a waiting thread costs memory, which the body limit bounds.
-worker_class = "gthread"
-threads = int(os.environ.get("JSM_BRIDGE_HTTP_THREADS", 32))
+# gevent: a request waiting for its commit is a parked greenlet, not a thread that the kernel and the
+# GIL must switch to and from (with 2 x 32 threads: 13-33 context switches per request, and about
+# 600 us of CPU per request against about 400 us here; docs/webhooks.md). JSM_BRIDGE_HTTP_WORKER_CLASS=
+# gthread (with JSM_BRIDGE_HTTP_THREADS threads) is the thread-based alternative.
+worker_class = os.environ.get("JSM_BRIDGE_HTTP_WORKER_CLASS", "gevent")
+worker_connections = int(os.environ.get("JSM_BRIDGE_HTTP_CONNECTIONS", 1000))  # per process (gevent)
+threads = int(os.environ.get("JSM_BRIDGE_HTTP_THREADS", 32))  # per process (gthread)
 keepalive = 5  # Jira reuses connections between deliveries
 timeout = 30
 graceful_timeout = 30  # inbox workers finish the event in flight before the process exits

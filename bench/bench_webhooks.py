@@ -406,6 +406,8 @@ def _server_config() -> str:
     exec((ROOT / "gunicorn.conf.py").read_text(), namespace)  # noqa: S102 - our own configuration file
     os.environ.clear()
     os.environ.update(env)
+    if namespace["worker_class"] == "gevent":
+        return f"{namespace['workers']} workers, gevent, {namespace['worker_connections']} connections each"
     return f"{namespace['workers']} workers x {namespace['threads']} threads ({namespace['worker_class']})"
 
 

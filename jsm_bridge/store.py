@@ -4,6 +4,7 @@ SQLite (one instance) or PostgreSQL (several instances); the schema is managed b
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -270,6 +271,17 @@ _INBOX_COLUMNS = (
 _SQLITE_INBOX_INSERT = (
     f"INSERT INTO inbox ({', '.join(_INBOX_COLUMNS)}) VALUES ({', '.join('?' * len(_INBOX_COLUMNS))})"
 )
+_INSERT_ROWS = 256  # rows per multi-row INSERT: 11 parameters each, well under SQLite's 32,766
+
+
+@functools.lru_cache(maxsize=_INSERT_ROWS)
+def _sqlite_multi_insert(rows: int) -> str:
+    """`INSERT ... VALUES (...), (...) ON CONFLICT (delivery_id) DO NOTHING` for `rows` rows."""
+    one = f"({', '.join('?' * len(_INBOX_COLUMNS))})"
+    return (
+        f"INSERT INTO inbox ({', '.join(_INBOX_COLUMNS)}) VALUES {', '.join([one] * rows)} "
+        "ON CONFLICT (delivery_id) DO NOTHING"
+    )
 
 
 # --- engine ---------------------------------------------------------------------------------------
@@ -615,48 +627,18 @@ class Store:
     def _inbox_add_many_sqlite(self, entries: Sequence[InboxEntry], now: datetime) -> list[bool]:
         """The webhook hot path on a SQLite file: straight to the driver, on a connection this process
         keeps for inbox writes (SQLAlchemy's checkout, events and bind processing cost more than the
-        statements themselves: docs/webhooks.md, performance). Same transaction and checks as above."""
+        statements themselves: docs/webhooks.md, performance). Same checks as the SQLAlchemy path.
+
+        When every delivery has an identifier (Jira Cloud always sends one), the batch is a single
+        statement, `INSERT ... ON CONFLICT (delivery_id) DO NOTHING`, which SQLite runs as one
+        transaction: the driver gives up the GIL once per batch rather than once per row and query."""
         received_at = [_aware(e.received_at) for e in entries]
         with self._writer_lock, self._errors():
             db = self._inbox_writer()
             try:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    ids = [e.delivery_id for e in entries if e.delivery_id is not None]
-                    seen_ids: set[str] = set()
-                    for start in range(0, len(ids), _IN_CHUNK):
-                        chunk = ids[start : start + _IN_CHUNK]
-                        marks = ", ".join("?" * len(chunk))
-                        found = db.execute(
-                            f"SELECT delivery_id FROM inbox WHERE delivery_id IN ({marks})", chunk
-                        )
-                        seen_ids.update(row[0] for row in found)
-                    recent: dict[str, list[datetime]] = {}
-                    digests = sorted({e.content_hash for e in entries if e.delivery_id is None})
-                    if digests:
-                        low = _sqlite_text(min(received_at) - self.dedupe_window)
-                        high = _sqlite_text(max(received_at) + self.dedupe_window)
-                        for start in range(0, len(digests), _IN_CHUNK):
-                            chunk = digests[start : start + _IN_CHUNK]
-                            marks = ", ".join("?" * len(chunk))
-                            found = db.execute(
-                                "SELECT content_hash, received_at FROM inbox WHERE content_hash IN "
-                                f"({marks}) AND received_at > ? AND received_at < ?",
-                                [*chunk, low, high],
-                            )
-                            for digest, received in found:
-                                recent.setdefault(digest, []).append(_from_db(received))  # type: ignore[arg-type]
-                    results, rows = self._new_inbox_rows(
-                        entries, received_at, seen_ids, recent, _sqlite_text(now)
-                    )
-                    if rows:
-                        db.executemany(_SQLITE_INBOX_INSERT, rows)
-                    db.execute("COMMIT")
-                except BaseException:
-                    if db.in_transaction:
-                        with suppress(sqlite3.Error):
-                            db.execute("ROLLBACK")
-                    raise
+                if all(e.delivery_id is not None for e in entries):
+                    return self._inbox_insert_identified(db, entries, received_at, now)
+                return self._inbox_insert_checked(db, entries, received_at, now)
             except sqlite3.OperationalError as error:
                 self._drop_inbox_writer()  # a fresh connection next time (the file may have been replaced)
                 raise StoreUnavailable(
@@ -665,6 +647,72 @@ class Store:
                 ) from error
             except sqlite3.Error as error:
                 raise StoreError(f"database error on {self._safe_url()}: {error}") from error
+
+    def _inbox_insert_identified(
+        self, db: Any, entries: Sequence[InboxEntry], received_at: list[datetime], now: datetime
+    ) -> list[bool]:
+        """Deliveries that all carry an identifier: one INSERT that skips identifiers already stored.
+        Its row count says whether all were new (the usual case); when not, the rows it added (their
+        ids are consecutive: the statement held the write lock) say which."""
+        results, rows = self._new_inbox_rows(entries, received_at, set(), {}, _sqlite_text(now))
+        if not rows:
+            return results
+        for start in range(0, len(rows), _INSERT_ROWS):
+            chunk = rows[start : start + _INSERT_ROWS]
+            cursor = db.execute(_sqlite_multi_insert(len(chunk)), [value for row in chunk for value in row])
+            if cursor.rowcount == len(chunk):
+                continue
+            added: set[str] = set()
+            if cursor.rowcount > 0:
+                last = cursor.lastrowid
+                found = db.execute(
+                    "SELECT delivery_id FROM inbox WHERE id > ? AND id <= ?", (last - cursor.rowcount, last)
+                )
+                added = {row[0] for row in found}
+            stored_ids = {row[0] for row in chunk if row[0] not in added}
+            # Mark the entries whose identifier was already in the inbox as duplicates.
+            for index, entry in enumerate(entries):
+                if results[index] and entry.delivery_id in stored_ids:
+                    results[index] = False
+        return results
+
+    def _inbox_insert_checked(
+        self, db: Any, entries: Sequence[InboxEntry], received_at: list[datetime], now: datetime
+    ) -> list[bool]:
+        """A batch with deliveries without an identifier: their bodies are compared with those received
+        within the window, in one transaction with the insert."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            ids = [e.delivery_id for e in entries if e.delivery_id is not None]
+            seen_ids: set[str] = set()
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start : start + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                found = db.execute(f"SELECT delivery_id FROM inbox WHERE delivery_id IN ({marks})", chunk)
+                seen_ids.update(row[0] for row in found)
+            recent: dict[str, list[datetime]] = {}
+            digests = sorted({e.content_hash for e in entries if e.delivery_id is None})
+            low = _sqlite_text(min(received_at) - self.dedupe_window)
+            high = _sqlite_text(max(received_at) + self.dedupe_window)
+            for start in range(0, len(digests), _IN_CHUNK):
+                chunk = digests[start : start + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                found = db.execute(
+                    "SELECT content_hash, received_at FROM inbox WHERE content_hash IN "
+                    f"({marks}) AND received_at > ? AND received_at < ?",
+                    [*chunk, low, high],
+                )
+                for digest, received in found:
+                    recent.setdefault(digest, []).append(_from_db(received))  # type: ignore[arg-type]
+            results, rows = self._new_inbox_rows(entries, received_at, seen_ids, recent, _sqlite_text(now))
+            if rows:
+                db.executemany(_SQLITE_INBOX_INSERT, rows)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                with suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+            raise
         return results
 
     def _inbox_writer(self) -> Any:

@@ -198,6 +198,40 @@ def test_add_many_flags_duplicates_inside_the_batch(store: Store) -> None:
     assert store.inbox_depth()["pending"] == 4
 
 
+def test_an_identified_batch_flags_identifiers_already_stored(store: Store) -> None:
+    # Every delivery has an identifier (as from Jira Cloud): on SQLite one INSERT that skips known ids.
+    assert store.inbox_add_many([entry("a", delivery_id="d-1"), entry("b", delivery_id="d-3")]) == [
+        True,
+        True,
+    ]
+    flags = store.inbox_add_many(
+        [
+            entry("new", delivery_id="d-2"),
+            entry("retry", delivery_id="d-1"),
+            entry("new again", delivery_id="d-2"),
+            entry("another", delivery_id="d-4"),
+            entry("retry", delivery_id="d-3"),
+        ]
+    )
+    assert flags == [True, False, False, True, False]
+    assert sorted(e.delivery_id for e in store.inbox_list()) == ["d-1", "d-2", "d-3", "d-4"]
+    assert [e.payload for e in store.inbox_list() if e.delivery_id == "d-2"] == ["new"]
+
+
+def test_an_identified_batch_of_only_known_identifiers_stores_nothing(store: Store) -> None:
+    store.inbox_add_many([entry(str(i), delivery_id=f"d-{i}") for i in range(3)])
+    assert store.inbox_add_many([entry("again", delivery_id=f"d-{i}") for i in range(3)]) == [False] * 3
+    assert store.inbox_depth()["pending"] == 3
+
+
+def test_a_large_identified_batch_with_known_identifiers_is_flagged_row_by_row(store: Store) -> None:
+    store.inbox_add_many([entry(f"old {i}", delivery_id=f"d-{i}") for i in range(0, 600, 7)])
+    batch = [entry(f"body {i}", delivery_id=f"d-{i}") for i in range(600)]
+    flags = store.inbox_add_many(batch)
+    assert flags == [i % 7 != 0 for i in range(600)]
+    assert store.inbox_depth()["pending"] == 600
+
+
 def test_add_many_stores_all_or_nothing(store: Store) -> None:
     naive = InboxEntry(
         None, content_hash("n"), "jira:issue_created", "CB-1", "n", datetime(2026, 11, 24, 9, 0)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -248,13 +249,28 @@ def test_the_production_server_configuration_serves_the_receiver(tmp_path: Path)
         raw = fixture_bytes("cloud/jira_issue_created")
         answers = [jira.send(raw, delivery_id="prod-1").json() for _ in range(3)]
         refused = jira.send(raw, sign_with="wrong").status_code
+        # Concurrent deliveries over separate connections, reaching both processes' group commits,
+        # each sent twice: every one is stored once.
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            concurrent = list(
+                pool.map(
+                    lambda n: (
+                        Jira(f"http://127.0.0.1:{port}", SECRET)
+                        .send(raw, delivery_id=f"c-{n % 40}")
+                        .status_code
+                    ),
+                    range(80),
+                )
+            )
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
 
     assert answers == [{"status": "accepted"}, {"status": "duplicate"}, {"status": "duplicate"}]
     assert refused == 401
-    assert [e.delivery_id for e in Store(database).inbox_list()] == ["prod-1"]
+    assert concurrent == [202] * 80
+    stored = [e.delivery_id for e in Store(database).inbox_list()]
+    assert sorted(stored) == sorted(["prod-1", *(f"c-{n}" for n in range(40))])
 
 
 def test_the_production_app_runs_inbox_workers_with_a_processor_when_jira_is_configured(

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from jsm_bridge.inbox_worker import InboxWorkers
 from jsm_bridge.store import InboxEntry, StoreError
 from webhooks.checkpointer import WalCheckpointer
-from webhooks.committer import GroupCommitter
+from webhooks.committer import GeventCommitter, GroupCommitter, gevent_patched
 from webhooks.config import ReceiverConfig
 from webhooks.metrics import Metrics
 
@@ -36,17 +36,29 @@ class ReceiverState:
         self.metrics.watch_jira(getattr(config.processor, "gateway", None))
         self.inbox_entry = InboxEntry
         self.store_error: type[Exception] = StoreError
-        self.committer = GroupCommitter(
-            self.store,
-            max_batch=config.commit_max_batch,
-            timeout=config.commit_timeout,
-            lock_path=commit_lock_path(self.store),
-        )
+        # Under gunicorn's gevent workers (the production configuration) requests are greenlets of one
+        # thread, and the commits run in a native thread of the committer's; with threads, the
+        # requests commit in turns themselves.
+        green = gevent_patched()
+        self.committer: GroupCommitter | GeventCommitter
+        if green:
+            self.committer = GeventCommitter(
+                self.store, timeout=config.commit_timeout, lock_path=commit_lock_path(self.store)
+            )
+        else:
+            self.committer = GroupCommitter(
+                self.store,
+                max_batch=config.commit_max_batch,
+                timeout=config.commit_timeout,
+                lock_path=commit_lock_path(self.store),
+            )
         # A SQLite store whose commits do not checkpoint (ReceiverConfig.from_env builds it so) gets
         # its checkpoints from a thread of this app instead.
         self.checkpointer: WalCheckpointer | None = None
         if self.committer.commit_lock is not None and getattr(self.store, "autocheckpoint", True) is False:
-            self.checkpointer = WalCheckpointer(self.store, self.committer.commit_lock)
+            self.checkpointer = WalCheckpointer(
+                self.store, self.committer.commit_lock, runner=native_thread(green)
+            )
         self.workers: InboxWorkers | None = None
         if config.processor is not None and config.worker_threads > 0:
             self.workers = InboxWorkers(
@@ -64,12 +76,22 @@ class ReceiverState:
             )
 
     def close(self, timeout: float = 30.0) -> None:
-        """Stop the workers (each finishes the event in flight), then the checkpointer. (The committer
-        has no thread to stop.)"""
+        """Stop the workers (each finishes the event in flight), then the checkpointer, then the
+        committer's thread (gevent)."""
         if self.workers is not None:
             self.workers.stop(timeout)
         if self.checkpointer is not None:
             self.checkpointer.stop(timeout)
+        self.committer.close()
+
+
+def native_thread(green: bool) -> Any:
+    """Under gevent, a runner of calls in a native thread (gevent's pool of them), else None: here."""
+    if not green:
+        return None
+    import gevent
+
+    return lambda fn: gevent.get_hub().threadpool.apply(fn)
 
 
 def commit_lock_path(store: Any) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -31,11 +32,15 @@ class WalCheckpointer:
         *,
         interval: float = 0.05,
         limit_pages: int = 4096,
+        runner: Callable[[Callable[[], tuple[int, int] | None]], tuple[int, int] | None] | None = None,
     ) -> None:
+        """`runner(fn)` runs the PASSIVE pass where it must not hold up requests (by default here, in
+        this thread; under gevent, a native thread: the pass is one long call that releases the GIL)."""
         self._store = store
         self._commit_lock = commit_lock
         self._interval = interval
         self._limit_pages = limit_pages
+        self._runner = runner
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.passes = 0
@@ -59,7 +64,11 @@ class WalCheckpointer:
 
     def run_once(self) -> tuple[int, int] | None:
         """One pass; returns (pages in the WAL, pages copied), or None when there was nothing to do."""
-        outcome = self._store.wal_checkpoint()
+        outcome: tuple[int, int] | None
+        if self._runner is not None:
+            outcome = self._runner(self._store.wal_checkpoint)
+        else:
+            outcome = self._store.wal_checkpoint()
         self.passes += 1
         if outcome is None:
             return None

@@ -96,12 +96,15 @@ def run(args: argparse.Namespace) -> int:
                 self.load_config_from_file(config_file)
             else:
                 # The same choices as gunicorn.conf.py, for an installed package without the file.
-                self.cfg.set("worker_class", "gthread")
                 self.cfg.set("threads", int(os.environ.get("JSM_BRIDGE_HTTP_THREADS", 32)))
                 self.cfg.set("workers", int(os.environ.get("JSM_BRIDGE_HTTP_WORKERS", 2)))
                 self.cfg.set("timeout", 30)
                 self.cfg.set("graceful_timeout", GRACEFUL_TIMEOUT)
                 self.cfg.set("keepalive", 5)
+            # serve runs the sweeper in the same processes: under gevent a sweep's CPU work (and its
+            # store writes) would hold up every request of the process until it ends, so serve uses
+            # threads, whose GIL switches every few ms, unless told otherwise.
+            self.cfg.set("worker_class", os.environ.get("JSM_BRIDGE_HTTP_WORKER_CLASS", "gthread"))
             self.cfg.set("bind", [f"{args.host}:{args.port}"])
             self.cfg.set("preload_app", False)  # each process builds its own runtime after the fork
             self.cfg.set("worker_exit", _worker_exit)
