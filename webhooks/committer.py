@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 log = logging.getLogger("jsm_bridge.webhooks.committer")
@@ -79,8 +79,11 @@ class _FileLock:
     locked; waiting on a kernel lock instead wakes the next committer as soon as the lock is free,
     and lets its batch grow meanwhile."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, wait: Callable[[], object] | None = None) -> None:
+        """`wait`: called between attempts that do not block (a greenlet's short sleep, so that the
+        other requests of its thread go on meanwhile); without it, the attempt blocks."""
         self._path = path
+        self._wait = wait
         self._fd: int | None = None
         self._pid: int | None = None
         # flock is held by an open file, not a thread: threads of one process exclude each other here.
@@ -92,7 +95,15 @@ class _FileLock:
             if self._fd is None or self._pid != os.getpid():  # flock is per open file: a child opens its own
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
                 self._pid = os.getpid()
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            if self._wait is None:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            else:
+                while True:
+                    try:
+                        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        self._wait()
         except BaseException:
             self._threads.release()
             raise
@@ -207,6 +218,9 @@ def gevent_patched() -> bool:
     return bool(monkey is not None and monkey.is_module_patched("threading"))
 
 
+LOCK_POLL = 0.0002  # seconds between attempts at the commit lock while another process holds it (gevent)
+
+
 class _Batch:
     """The deliveries of one commit under gevent: entries in arrival order, then their flags."""
 
@@ -237,12 +251,14 @@ class GeventCommitter:
         timeout: float = 10.0,
         lock_path: str | None = None,
     ) -> None:
+        import gevent
         from gevent.event import Event
 
         self._event = Event
         self._store = store
         self._timeout = timeout
-        self._file_lock = _FileLock(lock_path) if lock_path else None
+        # While another process commits, this one's requests go on and join the batch.
+        self._file_lock = _FileLock(lock_path, wait=lambda: gevent.sleep(LOCK_POLL)) if lock_path else None
         self.commit_lock: _FileLock | None = self._file_lock
         self._open = _Batch(Event())
         self._wake = Event()
@@ -279,15 +295,22 @@ class GeventCommitter:
             self._wake.wait()
             self._wake.clear()
             while self._open.entries:
-                batch = self._open
-                self._open = _Batch(self._event())
-                batch.taken = True
-                self._commit(batch)
+                if self._file_lock is None:
+                    self._commit(self._take())
+                else:
+                    with self._file_lock:  # the batch is taken once the lock is held: it grows meanwhile
+                        self._commit(self._take())
+
+    def _take(self) -> _Batch:
+        batch = self._open
+        self._open = _Batch(self._event())
+        batch.taken = True
+        return batch
 
     def _commit(self, batch: _Batch) -> None:
         live = [entry for entry in batch.entries if entry is not None]
         try:
-            stored = self._write(live) if live else []
+            stored = self._store.inbox_add_many(live) if live else []
         except Exception as exc:  # the whole transaction failed: every request in it answers 503 (or 500)
             log.warning("inbox_commit_failed batch=%d error=%s", len(live), type(exc).__name__)
             batch.error = exc
@@ -297,9 +320,3 @@ class GeventCommitter:
             self.batches += 1
             self.entries += len(live)
         batch.done.set()
-
-    def _write(self, entries: list[Any]) -> list[bool]:
-        if self._file_lock is None:
-            return self._store.inbox_add_many(entries)
-        with self._file_lock:
-            return self._store.inbox_add_many(entries)
