@@ -164,8 +164,14 @@ def wrk_throughput(
 PACED_SCRIPT = (
     WRK_SCRIPT
     + """
+-- Each wait before a request is drawn uniformly from [0, 2 x period): the same mean rate, but the
+-- connections never fall into step (a fixed period would send them all at once, a burst of one
+-- request per connection every period: 200 at a time, which is not a steady 1,000 per second).
+function init(args)
+  math.randomseed(os.time() + tonumber(string.sub(prefix, -1)))
+end
 function delay()
-  return tonumber(os.getenv("BENCH_DELAY_MS"))
+  return math.random(0, 2 * tonumber(os.getenv("BENCH_DELAY_MS")) - 1)
 end
 """
 )
@@ -174,9 +180,9 @@ end
 def wrk_steady(
     port: int, rate: int, seconds: int, body_path: Path, signature: str, tmp: Path
 ) -> dict[str, float]:
-    """A paced load with wrk: `connections` connections, each waiting rate-derived milliseconds between
-    requests, so the offered load is about `rate` requests/s (a little less by the latency itself: with
-    a 200 ms period, 5 ms of latency costs 2.5 %)."""
+    """A paced load with wrk: `connections` connections, each waiting a random time between requests
+    (uniform, mean 200 ms), so the offered load is about `rate` requests/s, spread evenly rather than in
+    bursts (a little less than `rate` by the latency itself: 5 ms of latency costs 2.5 %)."""
     connections = max(rate // 5, 1)  # each connection sends every 200 ms
     script = tmp / "paced.lua"
     script.write_text(PACED_SCRIPT)
