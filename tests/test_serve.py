@@ -12,6 +12,7 @@ import pytest
 import requests
 import yaml
 
+from jsm_bridge.store import Store
 from tests.e2e_bridge import POLICY, Jira, eventually, sandbox_at
 from tests.serve_process import ROOT, ServeProcess
 
@@ -73,3 +74,75 @@ def test_compose_runs_two_instances_on_one_postgresql() -> None:
         assert bridge["depends_on"]["postgres"]["condition"] == "service_healthy"
         for name in ("JSM_BRIDGE_JIRA_URL", "JSM_BRIDGE_JIRA_TOKEN", "JSM_BRIDGE_POLICIES"):
             assert name in bridge["environment"]
+
+
+@pytest.mark.slow
+def test_the_receivers_production_configuration_acts_with_its_inbox_workers_and_stops_gracefully(
+    tmp_path: Path,
+) -> None:
+    # gunicorn.conf.py (gevent workers): the receiver with inbox workers in each process, as a
+    # receiver-only deployment runs it.
+    import signal
+    import time
+
+    from tests.serve_process import free_port
+
+    log = tmp_path / "gunicorn.log"
+    port = free_port()
+    with sandbox_at(T0) as sandbox:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "JSM_BRIDGE_JIRA_URL": sandbox.url,
+            "JSM_BRIDGE_JIRA_USER": "bridge",
+            "JSM_BRIDGE_JIRA_TOKEN": "token",
+            "JSM_BRIDGE_JIRA_FLAVOR": "cloud",
+            "JSM_BRIDGE_POLICIES": str(POLICY),
+            "JSM_BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
+            "JSM_BRIDGE_CLOCK": "sandbox",
+            "JSM_BRIDGE_HTTP_WORKERS": "2",
+        }
+        env.pop("JSM_BRIDGE_HTTP_WORKER_CLASS", None)
+        with log.open("ab") as out:
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-c",
+                    str(ROOT / "gunicorn.conf.py"),
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            eventually(lambda: _healthy(port), timeout=20, what="the server is up")
+            jira = Jira(sandbox)
+            jira.register_webhook(f"http://127.0.0.1:{port}/webhooks/jira", "bridge")
+            keys = [jira.create("Site down") for _ in range(4)]
+            for key in keys:
+                eventually(lambda key=key: jira.priority(key) == "Highest", what=f"{key} got its priority")
+            started = time.monotonic()
+            server.send_signal(signal.SIGTERM)
+            assert server.wait(40) == 0
+            stopped_in = time.monotonic() - started
+        finally:
+            if server.poll() is None:
+                server.kill()
+    text = log.read_text()
+    assert "Using worker: gevent" in text
+    assert stopped_in < 15, f"graceful stop took {stopped_in:.1f}s:\n{text}"
+    depth = Store(f"sqlite:///{tmp_path / 'bridge.db'}").inbox_depth()
+    assert depth.get("processing", 0) == 0 and depth.get("dead", 0) == 0
+    assert depth["done"] >= 4
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
