@@ -128,3 +128,40 @@ def test_concurrent_deliveries_reach_a_sqlite_inbox_once_each(tmp_path: Path) ->
     assert committer.batches < 60
     committer.close()
     store.close()
+
+
+def test_a_commit_lock_that_cannot_be_opened_fails_the_batch_and_the_committer_goes_on(
+    tmp_path: Path,
+) -> None:
+    writer = GreenWriter()
+    committer = GeventCommitter(writer, lock_path=str(tmp_path / "missing-folder" / "inbox.db.commit-lock"))
+
+    with pytest.raises(FileNotFoundError):
+        committer.add("a")
+    (tmp_path / "missing-folder").mkdir()
+    assert committer.add("b") is True
+    assert writer.batches == [["b"]]
+    committer.close()
+
+
+def test_a_process_waiting_for_the_others_commit_lock_lets_its_batch_grow(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    lock_path = tmp_path / "inbox.db.commit-lock"
+    other = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)  # another server process, committing
+    fcntl.flock(other, fcntl.LOCK_EX)
+    writer = GreenWriter()
+    committer = GeventCommitter(writer, lock_path=str(lock_path))
+
+    first = gevent.spawn(committer.add, "a")
+    gevent.sleep(0.02)  # the committer polls the lock; the requests go on meanwhile
+    later = [gevent.spawn(committer.add, name) for name in ("b", "c")]
+    gevent.sleep(0.02)
+    assert writer.batches == []
+    fcntl.flock(other, fcntl.LOCK_UN)
+    os.close(other)
+
+    assert [g.get(timeout=5) for g in (first, *later)] == [True, True, True]
+    assert writer.batches == [["a", "b", "c"]]
+    committer.close()

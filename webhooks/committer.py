@@ -271,7 +271,7 @@ class GeventCommitter:
         batch = self._open
         index = len(batch.entries)
         batch.entries.append(entry)
-        if self._loop is None:
+        if self._loop is None or self._loop.dead:
             import gevent
 
             self._loop = gevent.spawn(self._run)
@@ -297,9 +297,18 @@ class GeventCommitter:
             while self._open.entries:
                 if self._file_lock is None:
                     self._commit(self._take())
-                else:
+                    continue
+                try:
                     with self._file_lock:  # the batch is taken once the lock is held: it grows meanwhile
                         self._commit(self._take())
+                except OSError as exc:  # the lock file cannot be opened or locked: fail this batch
+                    log.warning("inbox_commit_lock_failed error=%s", type(exc).__name__)
+                    self._fail(self._take(), exc)
+
+    @staticmethod
+    def _fail(batch: _Batch, error: Exception) -> None:
+        batch.error = error
+        batch.done.set()
 
     def _take(self) -> _Batch:
         batch = self._open
@@ -313,7 +322,8 @@ class GeventCommitter:
             stored = self._store.inbox_add_many(live) if live else []
         except Exception as exc:  # the whole transaction failed: every request in it answers 503 (or 500)
             log.warning("inbox_commit_failed batch=%d error=%s", len(live), type(exc).__name__)
-            batch.error = exc
+            self._fail(batch, exc)
+            return
         else:
             flags = iter(stored)
             batch.results = [bool(next(flags)) if entry is not None else False for entry in batch.entries]
