@@ -560,13 +560,9 @@ class Store:
         now = self._now()
         if self._sqlite_file:
             return self._inbox_add_many_sqlite(entries, now)
+        if self.dialect == "postgresql":
+            return self._inbox_add_many_postgresql(entries, now)
         with self._write() as conn:
-            if self.dialect == "postgresql":
-                # Serialise writers of the same body so that the content window holds across instances.
-                names = {"inbox:" + e.content_hash for e in entries}
-                names |= {"inbox:" + e.delivery_id for e in entries if e.delivery_id is not None}
-                for name in sorted(names):
-                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_id(name))))
             # The webhook hot path: one query per kind of duplicate for the whole batch, then one
             # executemany, instead of two statements per delivery (see docs/webhooks.md, performance).
             received_at = [_aware(e.received_at) for e in entries]
@@ -582,6 +578,44 @@ class Store:
             if rows:
                 conn.execute(inbox.insert(), [dict(zip(_INBOX_COLUMNS, row, strict=True)) for row in rows])
         return results
+
+    def _inbox_add_many_postgresql(self, entries: Sequence[InboxEntry], now: datetime) -> list[bool]:
+        """On PostgreSQL, a batch is one `INSERT ... ON CONFLICT (delivery_id) DO NOTHING RETURNING`:
+        the unique index settles identifiers already stored, also against other instances writing at
+        the same moment, and what the statement returns says which rows it added. Deliveries without an
+        identifier are first compared with the bodies received within the window, under one advisory
+        lock per body (taken in one statement, in a fixed order) so that the window holds across
+        instances."""
+        received_at = [_aware(e.received_at) for e in entries]
+        digests = {e.content_hash for e in entries if e.delivery_id is None}
+        with self._write() as conn:
+            if digests:
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_advisory_xact_lock(k) FROM "
+                        "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered"
+                    ),
+                    {"keys": sorted({_lock_id("inbox:" + digest) for digest in digests})},
+                )
+            recent = self._contents_seen(conn, digests, received_at)
+            results, rows = self._new_inbox_rows(entries, received_at, set(), recent, now)
+            if not rows:
+                return results
+            added: set[str] = set()
+            for start in range(0, len(rows), _INSERT_ROWS):
+                chunk = rows[start : start + _INSERT_ROWS]
+                statement = (
+                    self._insert(inbox)
+                    .values([dict(zip(_INBOX_COLUMNS, row, strict=True)) for row in chunk])
+                    .on_conflict_do_nothing(index_elements=["delivery_id"])
+                    .returning(inbox.c.delivery_id)
+                )
+                added.update(row[0] for row in conn.execute(statement) if row[0] is not None)
+        # Entries whose identifier the statement did not add were already in the inbox.
+        return [
+            flag and (entry.delivery_id is None or entry.delivery_id in added)
+            for flag, entry in zip(results, entries, strict=True)
+        ]
 
     def _new_inbox_rows(
         self,

@@ -232,6 +232,25 @@ def test_a_large_identified_batch_with_known_identifiers_is_flagged_row_by_row(s
     assert store.inbox_depth()["pending"] == 600
 
 
+def test_instances_adding_the_same_deliveries_at_once_store_each_once(
+    open_store: Callable[[], Store], store: Store
+) -> None:
+    # Four instances receive the same retried deliveries at the same moment: with identifiers, and
+    # bodies without one (as Data Center sends them).
+    stores = [open_store() for _ in range(4)]
+
+    def add(i: int) -> list[bool]:
+        batch = [entry(f"body {n}", delivery_id=f"d-{n}") for n in range(20)]
+        batch += [entry(f"no id {n}") for n in range(5)]
+        return stores[i].inbox_add_many(batch)
+
+    flags = run_together(4, add)
+
+    assert store.inbox_depth()["pending"] == 25
+    for position in range(25):  # each delivery was new to exactly one instance
+        assert sum(result[position] for result in flags) == 1  # type: ignore[index]
+
+
 def test_add_many_stores_all_or_nothing(store: Store) -> None:
     naive = InboxEntry(
         None, content_hash("n"), "jira:issue_created", "CB-1", "n", datetime(2026, 11, 24, 9, 0)
