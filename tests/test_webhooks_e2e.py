@@ -223,19 +223,24 @@ def test_the_production_server_configuration_serves_the_receiver(tmp_path: Path)
         "JSM_BRIDGE_LOG_LEVEL": "warning",
     }
     env.pop("JSM_BRIDGE_JIRA_URL", None)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            str(root / "gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=tmp_path,
-        env=env,
-    )
+    env["JSM_BRIDGE_LOG_LEVEL"] = "info"
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(root / "gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         jira = Jira(f"http://127.0.0.1:{port}", SECRET)
 
@@ -269,6 +274,10 @@ def test_the_production_server_configuration_serves_the_receiver(tmp_path: Path)
     assert answers == [{"status": "accepted"}, {"status": "duplicate"}, {"status": "duplicate"}]
     assert refused == 401
     assert concurrent == [202] * 80
+    # The app's own lines reach the server's log (a refusal with its reason), never the secret.
+    text = log.read_text()
+    assert "webhook_refused reason=signature_mismatch status=401" in text
+    assert SECRET not in text
     stored = [e.delivery_id for e in Store(database).inbox_list()]
     assert sorted(stored) == sorted(["prod-1", *(f"c-{n}" for n in range(40))])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ log = logging.getLogger("jsm_bridge.webhooks")
 def build(environ: Mapping[str, str] | None = None) -> Flask:
     """A receiver app configured from the JSM_BRIDGE_* environment (see README, "Configuration")."""
     env = os.environ if environ is None else environ
+    _log_to_stderr(env)
     config = ReceiverConfig.from_env(env)
     config.store.migrate()  # safe when several processes start at once
     if config.worker_threads > 0:
@@ -29,6 +31,20 @@ def build(environ: Mapping[str, str] | None = None) -> Flask:
         if config.processor is None:
             log.info("inbox_workers_disabled reason=no Jira configured (JSM_BRIDGE_JIRA_URL unset)")
     return create_app(config)
+
+
+def _log_to_stderr(env: Mapping[str, str]) -> None:
+    """Under gunicorn only gunicorn's own loggers have handlers: without one, the receiver's lines
+    (refusals with their reasons, inbox worker failures) would be lost. Nothing changes when logging
+    is already set up (`jsm-bridge serve`, a test runner, an embedding application)."""
+    if logging.getLogger().handlers:
+        return
+    level = env.get("JSM_BRIDGE_LOG_LEVEL", "info").upper()
+    logging.basicConfig(
+        level=level if level in logging.getLevelNamesMapping() else logging.INFO,
+        format="%(asctime)s [%(process)d] %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def processor_from_env(store: Any, env: Mapping[str, str]) -> Any | None:
