@@ -47,6 +47,63 @@ def noop_app():  # type: ignore[no-untyped-def]
     return app
 
 
+def straightforward_app():  # type: ignore[no-untyped-def]
+    """The reference point: a receiver written the straightforward way (a Flask view: HMAC, JSON parse,
+    one SQLite WAL insert per request with Python's defaults, synchronous=FULL), for --baseline."""
+    import hashlib
+    import hmac
+    import sqlite3
+
+    from flask import Flask, Response, request
+
+    database = os.environ["BENCH_BASELINE_DB"]
+    local = threading.local()
+    app = Flask("straightforward")
+
+    def connection() -> sqlite3.Connection:
+        if getattr(local, "db", None) is None:
+            local.db = sqlite3.connect(database, timeout=30, isolation_level=None)
+            local.db.execute("PRAGMA journal_mode=WAL")
+            local.db.execute(
+                "CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY, delivery_id TEXT UNIQUE, payload TEXT)"
+            )
+        return local.db  # type: ignore[no-any-return]
+
+    @app.post("/webhooks/jira")
+    def receive() -> Response:
+        body = request.get_data()
+        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(request.headers.get("X-Hub-Signature", ""), expected):
+            return Response(b'{"error": "signature"}', status=401, mimetype="application/json")
+        json.loads(body)
+        connection().execute(
+            "INSERT INTO inbox (delivery_id, payload) VALUES (?, ?)",
+            (request.headers.get("X-Atlassian-Webhook-Identifier"), body.decode()),
+        )
+        return Response(b'{"status": "accepted"}', status=202, mimetype="application/json")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response(b"ok")
+
+    return app
+
+
+def filesystem_of(path: Path) -> str:
+    """The type of the filesystem holding `path` (ext4, tmpfs...), from /proc/mounts; '?' elsewhere."""
+    try:
+        mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return "?"
+    resolved = str(path.resolve())
+    best = ("", "?")
+    for fields in mounts:
+        inside = resolved == fields[1] or resolved.startswith(fields[1].rstrip("/") + "/")
+        if len(fields) >= 3 and inside and len(fields[1]) >= len(best[0]):
+            best = (fields[1], fields[2])
+    return best[1]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -337,6 +394,17 @@ def main() -> int:
     parser.add_argument("--latency-seconds", type=int, default=10)
     parser.add_argument("--load", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument(
+        "--dir",
+        help="folder for the SQLite inbox (default: the system's temporary folder); its filesystem is "
+        "printed: on tmpfs a disk sync costs nothing, so measure where production keeps its database",
+    )
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also run a straightforward receiver (Flask view, one insert per request) and a no-op, "
+        "both on gunicorn gthread 2 workers x 4 threads, and print their ratio",
+    )
+    parser.add_argument(
         "--database", help="inbox database URL (default: a fresh SQLite file; PostgreSQL: an empty database)"
     )
     args = parser.parse_args()
@@ -345,11 +413,12 @@ def main() -> int:
     use_wrk = args.load == "wrk" or (args.load == "auto" and shutil.which("wrk") is not None)
     body = FIXTURE.read_bytes()
     signature = _signature(body)
-    with tempfile.TemporaryDirectory(prefix="jsm-bridge-bench-") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="jsm-bridge-bench-", dir=args.dir) as tmp_name:
         tmp = Path(tmp_name)
         body_path = tmp / "body.json"
         body_path.write_bytes(body)
         database = args.database or f"sqlite:///{tmp / 'inbox.db'}"
+        inbox_dir, filesystem = tmp.parent, filesystem_of(tmp)
         sys.path.insert(0, str(ROOT))
         from jsm_bridge.store import Store
 
@@ -366,12 +435,24 @@ def main() -> int:
                 return wrk_throughput(port, args.seconds, args.connections, body_path, signature, tmp)
             return python_throughput(port, args.seconds, args.connections, body, signature)
 
-        results: dict[str, list[float]] = {"noop": [], "receiver": []}
-        for _ in range(args.rounds):
+        results: dict[str, list[float]] = {"noop": [], "receiver": [], "noop 2x4": [], "straightforward": []}
+        threads_2x4 = {
+            "JSM_BRIDGE_HTTP_WORKER_CLASS": "gthread",
+            "JSM_BRIDGE_HTTP_WORKERS": "2",
+            "JSM_BRIDGE_HTTP_THREADS": "4",
+            "JSM_BRIDGE_LOG_LEVEL": "warning",
+        }
+        for round_ in range(args.rounds):
             with gunicorn("bench.bench_webhooks:noop_app()", {"JSM_BRIDGE_LOG_LEVEL": "warning"}) as port:
                 results["noop"].append(load(port))
             with gunicorn(None, receiver_env) as port:
                 results["receiver"].append(load(port))
+            if args.baseline:
+                with gunicorn("bench.bench_webhooks:noop_app()", threads_2x4) as port:
+                    results["noop 2x4"].append(load(port))
+                baseline_env = {**threads_2x4, "BENCH_BASELINE_DB": str(tmp / f"baseline-{round_}.db")}
+                with gunicorn("bench.bench_webhooks:straightforward_app()", baseline_env) as port:
+                    results["straightforward"].append(load(port))
         stored = Store(database).inbox_depth()
         # Every request of the receiver runs was a new delivery: each must have become one row.
         expected = sum(results["receiver"]) * args.seconds
@@ -394,8 +475,21 @@ def main() -> int:
     print(
         f"{'receiver (durable)':24}{receiver:12.0f}   runs: {', '.join(f'{r:.0f}' for r in results['receiver'])}"
     )
-    print(f"inbox: SQLite, synchronous={os.environ.get('JSM_BRIDGE_SQLITE_SYNCHRONOUS', 'FULL').upper()}")
+    print(
+        f"inbox: SQLite, synchronous={os.environ.get('JSM_BRIDGE_SQLITE_SYNCHRONOUS', 'FULL').upper()}, "
+        f"in {inbox_dir} ({filesystem})"
+    )
     print(f"ratio receiver / no-op: {receiver / noop:.2f}   (goal >= 0.80)")
+    if args.baseline:
+        noop_2x4, plain = (
+            statistics.median(results["noop 2x4"]),
+            statistics.median(results["straightforward"]),
+        )
+        print(
+            f"baseline on gthread 2 x 4: no-op {noop_2x4:.0f} (runs: {', '.join(f'{r:.0f}' for r in results['noop 2x4'])}), "
+            f"straightforward receiver {plain:.0f} (runs: {', '.join(f'{r:.0f}' for r in results['straightforward'])}), "
+            f"ratio {plain / noop_2x4:.2f}"
+        )
     print(f"inbox rows written: {sum(stored.values())} (receiver requests: about {expected:.0f})")
     print(
         f"steady {args.rate} req/s for {args.latency_seconds}s: sent {steady['sent']:.0f} at {steady['rate']:.0f}/s, "
