@@ -7,16 +7,27 @@ contract: the bridge must set priority P1 (Highest) and post the missing-informa
 ticket it measures, on the wall clock, from the moment the sandbox sent the issue_created webhook to the
 moment the priority write and the comment reached the sandbox. Prints median and p99 of each.
 
-Run: python bench/bench_reaction.py [--tickets 60] [--interval 0.1]
+With `--server gunicorn` the bridge is the receiver's production server instead: `gunicorn -c
+gunicorn.conf.py` (gevent workers, one per core) with its inbox workers, configured by JSM_BRIDGE_*
+variables and following the sandbox's clock.
+
+Run: python bench/bench_reaction.py [--tickets 60] [--interval 0.1] [--server inprocess|gunicorn]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -49,46 +60,92 @@ def wait_for(issue_of, key: str, deadline: float) -> tuple[float | None, float |
     return priority_at, comment_at
 
 
+@contextmanager
+def gunicorn_bridge(policy, folder: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The sandbox, and the receiver under gunicorn.conf.py with its inbox workers; yields the sandbox URL."""
+    from jsm_bridge.clock import ManualClock
+    from jsm_bridge.sandbox import SandboxServer
+
+    sandbox = SandboxServer(
+        flavor="cloud",
+        clock=ManualClock(MONDAY_MORNING),
+        catalog=demo.demo_catalog([policy]),
+        webhook_retry_delays=(0.2, 0.5),
+    )
+    sandbox.start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    secret = secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "JSM_BRIDGE_DATABASE_URL": f"sqlite:///{folder / 'jsm-bridge.db'}",
+        "JSM_BRIDGE_JIRA_URL": sandbox.url,
+        "JSM_BRIDGE_JIRA_USER": demo.BRIDGE_USER,
+        "JSM_BRIDGE_JIRA_TOKEN": "token",
+        "JSM_BRIDGE_JIRA_FLAVOR": "cloud",
+        "JSM_BRIDGE_JIRA_RATE": "1000",
+        "JSM_BRIDGE_POLICIES": str(policy.path),
+        "JSM_BRIDGE_WEBHOOK_SECRET": secret,
+        "JSM_BRIDGE_CLOCK": "sandbox",
+        "JSM_BRIDGE_LOG_LEVEL": "warning",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the receiver did not start")
+            time.sleep(0.1)
+        demo.register_webhook(sandbox.url, f"http://127.0.0.1:{port}", secret, [policy])
+        yield sandbox
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(40)
+        sandbox.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=60)
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between ticket creations")
+    parser.add_argument("--server", choices=["inprocess", "gunicorn"], default="inprocess")
     args = parser.parse_args()
 
     policy = load_policy(ROOT / "policies" / "capital-bytes.yaml")
     with tempfile.TemporaryDirectory() as folder:
-        running = demo.start([policy], Path(folder), start_at=MONDAY_MORNING, receiver_settings={})
-        try:
-            session = requests.Session()
-            session.auth = ("customer", "token")
-            priority_ms: list[float] = []
-            comment_ms: list[float] = []
-            missed = 0
-            for n in range(args.tickets):
-                body = {
-                    "fields": {
-                        "project": {"key": "CB"},
-                        "issuetype": {"name": "Incident"},
-                        "summary": f"All websites down ({n})",
-                        "description": "Every site answers 502 since 09:40.",
-                        "customfield_10054": {"value": "All users"},
-                    }
-                }
-                sent = time.perf_counter()  # the sandbox sends issue_created as it answers the create
-                key = session.post(f"{running.sandbox.url}/rest/api/2/issue", json=body, timeout=10).json()[
-                    "key"
-                ]
-                priority_at, comment_at = wait_for(running.sandbox.state.issue, key, sent + 10)
-                if priority_at is None or comment_at is None:
-                    missed += 1
-                else:
-                    priority_ms.append((priority_at - sent) * 1000)
-                    comment_ms.append((comment_at - sent) * 1000)
-                time.sleep(args.interval)
-        finally:
-            running.stop()
-
-    print(f"{args.tickets} tickets, one every {args.interval:.2f}s; {missed} without both writes within 10 s")
+        if args.server == "gunicorn":
+            with gunicorn_bridge(policy, Path(folder)) as sandbox:
+                result = measure(sandbox, args)
+        else:
+            running = demo.start([policy], Path(folder), start_at=MONDAY_MORNING, receiver_settings={})
+            try:
+                result = measure(running.sandbox, args)
+            finally:
+                running.stop()
+    priority_ms, comment_ms, missed = result
+    print(
+        f"{args.tickets} tickets, one every {args.interval:.2f}s, bridge: {args.server}; "
+        f"{missed} without both writes within 10 s"
+    )
     for name, values in (("priority set (P1)", priority_ms), ("missing-information comment", comment_ms)):
         if values:
             print(
@@ -96,6 +153,35 @@ def main() -> int:
                 f"p99 {percentile(values, 0.99):7.1f} ms   max {max(values):7.1f} ms"
             )
     return 0 if not missed else 1
+
+
+def measure(sandbox, args: argparse.Namespace) -> tuple[list[float], list[float], int]:  # type: ignore[no-untyped-def]
+    """Create the tickets one by one and time each one's two writes (ms), and count the misses."""
+    session = requests.Session()
+    session.auth = ("customer", "token")
+    priority_ms: list[float] = []
+    comment_ms: list[float] = []
+    missed = 0
+    for n in range(args.tickets):
+        body = {
+            "fields": {
+                "project": {"key": "CB"},
+                "issuetype": {"name": "Incident"},
+                "summary": f"All websites down ({n})",
+                "description": "Every site answers 502 since 09:40.",
+                "customfield_10054": {"value": "All users"},
+            }
+        }
+        sent = time.perf_counter()  # the sandbox sends issue_created as it answers the create
+        key = session.post(f"{sandbox.url}/rest/api/2/issue", json=body, timeout=10).json()["key"]
+        priority_at, comment_at = wait_for(sandbox.state.issue, key, sent + 10)
+        if priority_at is None or comment_at is None:
+            missed += 1
+        else:
+            priority_ms.append((priority_at - sent) * 1000)
+            comment_ms.append((comment_at - sent) * 1000)
+        time.sleep(args.interval)
+    return priority_ms, comment_ms, missed
 
 
 if __name__ == "__main__":
