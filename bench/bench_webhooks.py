@@ -475,10 +475,13 @@ def main() -> int:
     print(
         f"{'receiver (durable)':24}{receiver:12.0f}   runs: {', '.join(f'{r:.0f}' for r in results['receiver'])}"
     )
-    print(
-        f"inbox: SQLite, synchronous={os.environ.get('JSM_BRIDGE_SQLITE_SYNCHRONOUS', 'FULL').upper()}, "
-        f"in {inbox_dir} ({filesystem})"
-    )
+    if args.database:
+        print(f"inbox: {args.database.split(':', 1)[0]} (--database)")
+    else:
+        print(
+            f"inbox: SQLite, synchronous={os.environ.get('JSM_BRIDGE_SQLITE_SYNCHRONOUS', 'FULL').upper()}, "
+            f"in {inbox_dir} ({filesystem})"
+        )
     print(f"ratio receiver / no-op: {receiver / noop:.2f}   (goal >= 0.80)")
     if args.baseline:
         noop_2x4, plain = (
