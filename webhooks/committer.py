@@ -299,11 +299,15 @@ class GeventCommitter:
                     self._commit(self._take())
                     continue
                 try:
-                    with self._file_lock:  # the batch is taken once the lock is held: it grows meanwhile
-                        self._commit(self._take())
+                    self._file_lock.__enter__()
                 except OSError as exc:  # the lock file cannot be opened or locked: fail this batch
                     log.warning("inbox_commit_lock_failed error=%s", type(exc).__name__)
                     self._fail(self._take(), exc)
+                    continue
+                try:
+                    self._commit(self._take())  # taken once the lock is held: it grew meanwhile
+                finally:
+                    self._file_lock.__exit__()
 
     @staticmethod
     def _fail(batch: _Batch, error: Exception) -> None:
@@ -324,9 +328,8 @@ class GeventCommitter:
             log.warning("inbox_commit_failed batch=%d error=%s", len(live), type(exc).__name__)
             self._fail(batch, exc)
             return
-        else:
-            flags = iter(stored)
-            batch.results = [bool(next(flags)) if entry is not None else False for entry in batch.entries]
-            self.batches += 1
-            self.entries += len(live)
+        flags = iter(stored)
+        batch.results = [bool(next(flags)) if entry is not None else False for entry in batch.entries]
+        self.batches += 1
+        self.entries += len(live)
         batch.done.set()
