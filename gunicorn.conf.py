@@ -34,6 +34,19 @@ errorlog = "-"
 loglevel = os.environ.get("JSM_BRIDGE_LOG_LEVEL", "info")
 
 
+def on_starting(server):
+    """Before the workers fork: /metrics adds up the counts of every process (see webhooks/metrics.py)."""
+    from webhooks.metrics_sharing import share_between_processes
+
+    share_between_processes()
+
+
+def child_exit(server, worker):
+    from webhooks.metrics_sharing import process_exited
+
+    process_exited(worker.pid)
+
+
 def worker_exit(server, worker):
     """Stop the inbox workers and the WAL checkpointer of this process gracefully."""
     app = getattr(worker, "wsgi", None)

@@ -267,6 +267,8 @@ def test_the_production_server_configuration_serves_the_receiver(tmp_path: Path)
                     range(80),
                 )
             )
+        # Whichever process answers a scrape, it reports the sums over both processes.
+        scrapes = [requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text for _ in range(8)]
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
@@ -278,6 +280,16 @@ def test_the_production_server_configuration_serves_the_receiver(tmp_path: Path)
     text = log.read_text()
     assert "webhook_refused reason=signature_mismatch status=401" in text
     assert SECRET not in text
+    for scrape in scrapes:
+        values = {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in scrape.splitlines()
+            if line.startswith("jsm_bridge_webhook_")
+        }
+        assert values['jsm_bridge_webhook_accepted_total{event="jira:issue_created"}'] == 41
+        assert values["jsm_bridge_webhook_duplicates_total"] == 42
+        assert values['jsm_bridge_webhook_refused_total{reason="signature_mismatch"}'] == 1
+        assert values["jsm_bridge_webhook_received_total"] == 84
     stored = [e.delivery_id for e in Store(database).inbox_list()]
     assert sorted(stored) == sorted(["prod-1", *(f"c-{n}" for n in range(40))])
 

@@ -1,13 +1,17 @@
 """Prometheus metrics for one app: a registry of its own (never the process-global one), so every app
-and every test starts from zero. The processor and the gateway report through the `record_*` hooks."""
+and every test starts from zero. The processor and the gateway report through the `record_*` hooks.
+Under a server of several processes, every scrape adds up all of them (webhooks/metrics_sharing.py)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from webhooks.metrics_sharing import MULTIPROCESS_ENV
 
 # Stable refusal reasons: the `reason` label of jsm_bridge_webhook_refused_total and the log field.
 REFUSAL_REASONS = (
@@ -92,7 +96,12 @@ class Metrics:
         self.jira_retries = Counter(
             "jsm_bridge_jira_retries", "Retried calls to Jira, by reason", ["reason"], registry=r
         )
-        self.workers_alive = Gauge("jsm_bridge_inbox_workers_alive", "Inbox worker threads alive", registry=r)
+        self.workers_alive = Gauge(
+            "jsm_bridge_inbox_workers_alive",
+            "Inbox worker threads alive",
+            registry=r,
+            multiprocess_mode="livesum",  # several server processes: the sum over the live ones
+        )
         for reason in REFUSAL_REASONS:
             self.refused.labels(reason)
         self._depth: _DepthCollector | None = None
@@ -138,4 +147,13 @@ class Metrics:
         self.processing_seconds.labels(outcome).observe(seconds)
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        if not os.environ.get(MULTIPROCESS_ENV):
+            return generate_latest(self.registry)
+        # Every process's values, added up, and the inbox depth (the same store for all of them).
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        if self._depth is not None:
+            registry.register(self._depth)
+        return generate_latest(registry)

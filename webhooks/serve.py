@@ -74,6 +74,10 @@ def _worker_exit(server: Any, worker: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from gunicorn.app.base import Application
 
+    from webhooks.metrics_sharing import process_exited, share_between_processes
+
+    share_between_processes()  # before anything imports prometheus_client in this (the master) process
+
     from jsm_bridge.runtime import ConfigurationError, Runtime
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
@@ -108,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
             self.cfg.set("bind", [f"{args.host}:{args.port}"])
             self.cfg.set("preload_app", False)  # each process builds its own runtime after the fork
             self.cfg.set("worker_exit", _worker_exit)
+            self.cfg.set("child_exit", lambda server, worker: process_exited(worker.pid))
             if args.workers:
                 self.cfg.set("workers", args.workers)
             elif os.environ.get("JSM_BRIDGE_HTTP_WORKERS"):
