@@ -77,3 +77,28 @@ class ServeProcess:
     def close(self) -> None:
         if self.process.poll() is None:
             self.kill()
+
+
+def start_production_server(
+    port: int, env: dict[str, str], log: Path, cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
+    """`gunicorn -c gunicorn.conf.py` (the receiver's production configuration) on a local port, with
+    the given environment (JSM_BRIDGE_HTTP_WORKER_CLASS left to the file's default) and output in `log`."""
+    env = {**env, "PYTHONPATH": str(ROOT)}
+    env.pop("JSM_BRIDGE_HTTP_WORKER_CLASS", None)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(ROOT / "gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )

@@ -85,14 +85,13 @@ def test_the_receivers_production_configuration_acts_with_its_inbox_workers_and_
     import signal
     import time
 
-    from tests.serve_process import free_port
+    from tests.serve_process import free_port, start_production_server
 
     log = tmp_path / "gunicorn.log"
     port = free_port()
     with sandbox_at(T0) as sandbox:
         env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
             "JSM_BRIDGE_JIRA_URL": sandbox.url,
             "JSM_BRIDGE_JIRA_USER": "bridge",
             "JSM_BRIDGE_JIRA_TOKEN": "token",
@@ -102,23 +101,7 @@ def test_the_receivers_production_configuration_acts_with_its_inbox_workers_and_
             "JSM_BRIDGE_CLOCK": "sandbox",
             "JSM_BRIDGE_HTTP_WORKERS": "2",
         }
-        env.pop("JSM_BRIDGE_HTTP_WORKER_CLASS", None)
-        with log.open("ab") as out:
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "-c",
-                    str(ROOT / "gunicorn.conf.py"),
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        server = start_production_server(port, env, log)
         try:
             eventually(lambda: _healthy(port), timeout=20, what="the server is up")
             jira = Jira(sandbox)

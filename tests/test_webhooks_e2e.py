@@ -8,8 +8,6 @@ import io
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +29,7 @@ from jsm_bridge.sandbox import SandboxServer
 from jsm_bridge.store import Store
 from jsm_bridge.ticket import Ticket
 from jsm_bridge.webhook_admin import run as register_run
+from tests.serve_process import start_production_server
 from tests.webhook_harness import Jira, fixture_bytes, running
 from webhooks import ReceiverConfig, create_app, shutdown
 
@@ -209,38 +208,20 @@ def test_after_a_processed_webhook_the_metrics_count_the_jira_calls_by_method_an
 
 
 def test_the_production_server_configuration_serves_the_receiver(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parent.parent
     database = f"sqlite:///{tmp_path / 'prod.db'}"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {
         **os.environ,
-        "PYTHONPATH": str(root),
         "JSM_BRIDGE_DATABASE_URL": database,
         "JSM_BRIDGE_WEBHOOK_SECRET": SECRET,
         "JSM_BRIDGE_HTTP_WORKERS": "2",
-        "JSM_BRIDGE_LOG_LEVEL": "warning",
+        "JSM_BRIDGE_LOG_LEVEL": "info",
     }
     env.pop("JSM_BRIDGE_JIRA_URL", None)
-    env["JSM_BRIDGE_LOG_LEVEL"] = "info"
     log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                str(root / "gunicorn.conf.py"),
-                "--bind",
-                f"127.0.0.1:{port}",
-            ],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    server = start_production_server(port, env, log, cwd=tmp_path)
     try:
         jira = Jira(f"http://127.0.0.1:{port}", SECRET)
 
