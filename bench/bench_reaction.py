@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
@@ -61,8 +62,9 @@ def wait_for(issue_of, key: str, deadline: float) -> tuple[float | None, float |
 
 
 @contextmanager
-def gunicorn_bridge(policy, folder: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """The sandbox, and the receiver under gunicorn.conf.py with its inbox workers; yields the sandbox URL."""
+def gunicorn_bridge(policy, folder: Path, settings: dict[str, str]) -> Iterator[tuple[Any, int, str]]:  # type: ignore[no-untyped-def]
+    """The sandbox, and the receiver under gunicorn.conf.py with its inbox workers (`settings`: more
+    JSM_BRIDGE_* variables); yields the sandbox, the receiver's port and the webhook secret."""
     from jsm_bridge.clock import ManualClock
     from jsm_bridge.sandbox import SandboxServer
 
@@ -90,6 +92,7 @@ def gunicorn_bridge(policy, folder: Path) -> Iterator[str]:  # type: ignore[no-u
         "JSM_BRIDGE_WEBHOOK_SECRET": secret,
         "JSM_BRIDGE_CLOCK": "sandbox",
         "JSM_BRIDGE_LOG_LEVEL": "warning",
+        **settings,
     }
     server = subprocess.Popen(
         [
@@ -116,7 +119,7 @@ def gunicorn_bridge(policy, folder: Path) -> Iterator[str]:  # type: ignore[no-u
                 raise RuntimeError("the receiver did not start")
             time.sleep(0.1)
         demo.register_webhook(sandbox.url, f"http://127.0.0.1:{port}", secret, [policy])
-        yield sandbox
+        yield sandbox, port, secret
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(40)
@@ -128,13 +131,30 @@ def main() -> int:
     parser.add_argument("--tickets", type=int, default=60)
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between ticket creations")
     parser.add_argument("--server", choices=["inprocess", "gunicorn"], default="inprocess")
+    parser.add_argument(
+        "--flood",
+        type=int,
+        default=0,
+        metavar="RATE",
+        help="(gunicorn) meanwhile send RATE other webhooks/s at the receiver with wrk, evenly, and report "
+        "their acknowledgement latency: the receiver's answers while its inbox workers are busy",
+    )
+    parser.add_argument("--inbox-workers", type=int, help="(gunicorn) JSM_BRIDGE_INBOX_WORKERS per process")
+    parser.add_argument("--jira-rate", default="1000", help="(gunicorn) JSM_BRIDGE_JIRA_RATE, requests/s")
     args = parser.parse_args()
 
     policy = load_policy(ROOT / "policies" / "capital-bytes.yaml")
+    acks: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         if args.server == "gunicorn":
-            with gunicorn_bridge(policy, Path(folder)) as sandbox:
+            settings = {"JSM_BRIDGE_JIRA_RATE": args.jira_rate}
+            if args.inbox_workers is not None:
+                settings["JSM_BRIDGE_INBOX_WORKERS"] = str(args.inbox_workers)
+            with gunicorn_bridge(policy, Path(folder), settings) as (sandbox, port, secret):
+                flood = Flood(port, secret, args.flood, Path(folder)) if args.flood else None
                 result = measure(sandbox, args)
+                if flood is not None:
+                    acks = flood.result()
         else:
             running = demo.start([policy], Path(folder), start_at=MONDAY_MORNING, receiver_settings={})
             try:
@@ -152,7 +172,42 @@ def main() -> int:
                 f"  {name:30s} median {statistics.median(values):7.1f} ms   "
                 f"p99 {percentile(values, 0.99):7.1f} ms   max {max(values):7.1f} ms"
             )
+    if args.server == "gunicorn" and args.flood:
+        print(
+            f"  meanwhile {args.flood} webhooks/s: sent {acks['sent']:.0f} at {acks['rate']:.0f}/s, acknowledged in "
+            f"p50 {acks['p50_ms']:.1f} ms, p99 {acks['p99_ms']:.1f} ms, max {acks['max_ms']:.1f} ms, "
+            f"non-202: {acks['non_202']:.0f}"
+        )
     return 0 if not missed else 1
+
+
+class Flood:
+    """wrk sending `rate` signed webhooks/s (the Cloud issue_updated fixture) at the receiver, evenly,
+    in a thread, for as long as the tickets take (at most 60 s)."""
+
+    def __init__(self, port: int, secret: str, rate: int, folder: Path) -> None:
+        import threading
+
+        from webhooks.signature import sign
+
+        sys.path.insert(0, str(ROOT))
+        from bench import bench_webhooks
+
+        body = bench_webhooks.FIXTURE.read_bytes()
+        (folder / "flood.json").write_bytes(body)
+        self._outcome: dict[str, float] = {}
+
+        def run() -> None:
+            self._outcome = bench_webhooks.wrk_steady(
+                port, rate, 10, folder / "flood.json", sign(secret.encode(), body), folder
+            )
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def result(self) -> dict[str, float]:
+        self._thread.join(60)
+        return self._outcome
 
 
 def measure(sandbox, args: argparse.Namespace) -> tuple[list[float], list[float], int]:  # type: ignore[no-untyped-def]
