@@ -180,35 +180,41 @@ end
 """
 
 
-def wrk_throughput(
-    port: int, seconds: int, connections: int, body_path: Path, signature: str, tmp: Path
-) -> float:
-    script = tmp / "post.lua"
-    script.write_text(WRK_SCRIPT)
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            "1",
-            "-c",
-            str(connections),
-            "-d",
-            f"{seconds}s",
-            "-s",
-            str(script),
-            f"http://127.0.0.1:{port}/",
-        ],
+def run_wrk(
+    port: int,
+    connections: int,
+    seconds: int,
+    script: str,
+    body_path: Path,
+    signature: str,
+    tmp: Path,
+    options: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> str:
+    """wrk on 127.0.0.1:`port` with the Lua `script`, one thread; its output."""
+    script_path = tmp / f"bench-{uuid.uuid4().hex[:8]}.lua"
+    script_path.write_text(script)
+    return subprocess.run(
+        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", *options, "-s", str(script_path)]
+        + [f"http://127.0.0.1:{port}/"],
         env={
             **os.environ,
             "BENCH_BODY": str(body_path),
             "BENCH_SIGNATURE": signature,
             "BENCH_RUN": uuid.uuid4().hex,
+            **(env or {}),
         },
         capture_output=True,
         text=True,
         timeout=seconds + 30,
         check=True,
     ).stdout
+
+
+def wrk_throughput(
+    port: int, seconds: int, connections: int, body_path: Path, signature: str, tmp: Path
+) -> float:
+    out = run_wrk(port, connections, seconds, WRK_SCRIPT, body_path, signature, tmp)
     non2xx = [line for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line]
     if non2xx:
         print("   wrk:", "; ".join(s.strip() for s in non2xx))
@@ -241,34 +247,18 @@ def wrk_steady(
     (uniform, mean 200 ms), so the offered load is about `rate` requests/s, spread evenly rather than in
     bursts (a little less than `rate` by the latency itself: 5 ms of latency costs 2.5 %)."""
     connections = max(rate // 5, 1)  # each connection sends every 200 ms
-    script = tmp / "paced.lua"
-    script.write_text(PACED_SCRIPT)
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            "1",
-            "-c",
-            str(connections),
-            "-d",
-            f"{seconds}s",
-            "--latency",
-            "-s",
-            str(script),
-            f"http://127.0.0.1:{port}/",
-        ],
-        env={
-            **os.environ,
-            "BENCH_BODY": str(body_path),
-            "BENCH_SIGNATURE": signature,
-            "BENCH_DELAY_MS": str(int(1000 * connections / rate)),
-            "BENCH_RUN": uuid.uuid4().hex,
-        },
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-        check=True,
-    ).stdout
+    delay_ms = str(int(1000 * connections / rate))
+    out = run_wrk(
+        port,
+        connections,
+        seconds,
+        PACED_SCRIPT,
+        body_path,
+        signature,
+        tmp,
+        ("--latency",),
+        {"BENCH_DELAY_MS": delay_ms},
+    )
     result: dict[str, float] = {"non_202": 0.0}
     units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
