@@ -268,19 +268,16 @@ _INBOX_COLUMNS = (
     "next_attempt_at",
     "updated_at",
 )
-_SQLITE_INBOX_INSERT = (
-    f"INSERT INTO inbox ({', '.join(_INBOX_COLUMNS)}) VALUES ({', '.join('?' * len(_INBOX_COLUMNS))})"
-)
+_SQLITE_INBOX_ROW = f"({', '.join('?' * len(_INBOX_COLUMNS))})"
+_SQLITE_INBOX_INSERT = f"INSERT INTO inbox ({', '.join(_INBOX_COLUMNS)}) VALUES {_SQLITE_INBOX_ROW}"
 _INSERT_ROWS = 256  # rows per multi-row INSERT: 11 parameters each, well under SQLite's 32,766
 
 
 @functools.lru_cache(maxsize=_INSERT_ROWS)
 def _sqlite_multi_insert(rows: int) -> str:
     """`INSERT ... VALUES (...), (...) ON CONFLICT (delivery_id) DO NOTHING` for `rows` rows."""
-    one = f"({', '.join('?' * len(_INBOX_COLUMNS))})"
     return (
-        f"INSERT INTO inbox ({', '.join(_INBOX_COLUMNS)}) VALUES {', '.join([one] * rows)} "
-        "ON CONFLICT (delivery_id) DO NOTHING"
+        f"{_SQLITE_INBOX_INSERT}{f', {_SQLITE_INBOX_ROW}' * (rows - 1)} ON CONFLICT (delivery_id) DO NOTHING"
     )
 
 

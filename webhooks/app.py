@@ -37,8 +37,8 @@ class ReceiverState:
         self.inbox_entry = InboxEntry
         self.store_error: type[Exception] = StoreError
         # Under gunicorn's gevent workers (the production configuration) requests are greenlets of one
-        # thread, and the commits run in a native thread of the committer's; with threads, the
-        # requests commit in turns themselves.
+        # thread and a greenlet of the committer writes each batch; with threads, the requests commit
+        # in turns themselves.
         green = gevent_patched()
         self.committer: GroupCommitter | GeventCommitter
         if green:
