@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import os
 import subprocess
 import sys
@@ -180,6 +181,51 @@ def test_the_same_body_after_the_window_is_a_new_event(store: Store) -> None:
 
 def test_different_bodies_without_ids_are_all_kept(store: Store) -> None:
     assert [store.inbox_add(entry(body)) for body in ("a", "b", "c")] == [True, True, True]
+
+
+def test_a_body_without_an_id_is_compared_only_with_deliveries_without_one(store: Store) -> None:
+    assert store.inbox_add(entry("same", delivery_id="d-1")) is True
+    assert store.inbox_add(entry("same")) is True  # the identified one is compared by its id only
+    assert store.inbox_add(entry("same", at=T0 + timedelta(minutes=1))) is False
+    assert store.inbox_add_many([entry("z", delivery_id="d-9"), entry("z")]) == [True, True]
+
+
+def _content_index_sql(store: Store) -> str:
+    with store.engine.connect() as conn:
+        if store.dialect == "postgresql":
+            query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_inbox_content_hash'"
+        else:
+            query = "SELECT sql FROM sqlite_master WHERE name = 'ix_inbox_content_hash'"
+        return str(conn.exec_driver_sql(query).scalar())
+
+
+def test_the_content_index_holds_only_deliveries_without_an_id(store: Store) -> None:
+    assert "delivery_id IS NULL" in _content_index_sql(store).replace(
+        "(delivery_id IS NULL)", "delivery_id IS NULL"
+    )
+
+
+def test_migrating_a_0001_inbox_keeps_its_rows_and_narrows_the_content_index(
+    open_store: Callable[[], Store],
+) -> None:
+    from jsm_bridge.migrations import upgrade
+
+    store = open_store()
+    with store.engine.begin() as conn:
+        upgrade(conn, "0001")
+    assert store.schema_revision() == "0001"
+    assert "delivery_id IS NULL" not in _content_index_sql(store)
+    store.inbox_add_many([entry("kept", delivery_id="d-1"), entry("no id")])
+
+    store.migrate()
+
+    assert store.schema_revision() == head_revision()
+    assert "delivery_id IS NULL" in _content_index_sql(store).replace(
+        "(delivery_id IS NULL)", "delivery_id IS NULL"
+    )
+    assert store.inbox_depth()["pending"] == 2
+    assert store.inbox_add(entry("no id", at=T0 + timedelta(minutes=1))) is False
+    assert store.inbox_add(entry("again", delivery_id="d-1")) is False
 
 
 def test_add_many_flags_duplicates_inside_the_batch(store: Store) -> None:
@@ -795,8 +841,27 @@ def test_a_store_without_autocheckpoint_leaves_the_wal_to_wal_checkpoint(tmp_pat
 
     pages, copied = store.wal_checkpoint() or (0, -1)
     assert pages > 0 and copied == pages
-    assert store.wal_checkpoint(truncate=True) == (0, 0)
-    assert (tmp_path / "s.db-wal").stat().st_size == 0
+    store.close()
+
+
+def test_a_restarted_wal_is_written_again_from_its_start_over_the_blocks_it_has(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.db'}", autocheckpoint=False)
+    store.migrate()
+    wal = tmp_path / "s.db-wal"
+
+    def add(first: int) -> None:
+        for n in range(first, first + 20):
+            body = json.dumps({"n": n, "text": "x" * 3000})
+            store.inbox_add(InboxEntry(f"d-{n}", content_hash(body), "jira:issue_created", "CB-1", body, T0))
+
+    add(0)
+    size = wal.stat().st_size
+    pages, copied = store.wal_checkpoint(restart=True) or (0, -1)
+    assert pages > 0 and copied == pages
+    assert wal.stat().st_size == size  # not emptied: its blocks stay allocated
+    add(20)
+    assert wal.stat().st_size == size  # the same commits again, written over the same blocks
+    assert len(store.inbox_list(limit=100)) == 40
     store.close()
 
 

@@ -29,10 +29,10 @@ class FakeWal:
 
     def __init__(self, *outcomes: tuple[int, int] | None) -> None:
         self.outcomes = list(outcomes)
-        self.truncates: list[bool] = []
+        self.restarts: list[bool] = []
 
-    def wal_checkpoint(self, truncate: bool = False) -> tuple[int, int] | None:
-        self.truncates.append(truncate)
+    def wal_checkpoint(self, restart: bool = False) -> tuple[int, int] | None:
+        self.restarts.append(restart)
         return self.outcomes.pop(0)
 
 
@@ -42,16 +42,16 @@ def test_a_wal_under_its_bound_is_checkpointed_without_holding_off_commits() -> 
     checkpointer = WalCheckpointer(wal, lock, limit_pages=4096)
 
     assert checkpointer.run_once() == (300, 120)
-    assert lock.taken == 0 and wal.truncates == [False]
+    assert lock.taken == 0 and wal.restarts == [False]
 
 
-def test_a_wal_past_its_bound_is_emptied_under_the_commit_lock() -> None:
+def test_a_wal_past_its_bound_is_restarted_under_the_commit_lock() -> None:
     lock = CountingLock()
     wal = FakeWal((5000, 4800), (0, 0))
     checkpointer = WalCheckpointer(wal, lock, limit_pages=4096)
 
     assert checkpointer.run_once() == (0, 0)
-    assert lock.taken == 1 and wal.truncates == [False, True]
+    assert lock.taken == 1 and wal.restarts == [False, True]
 
 
 def test_a_busy_checkpoint_is_left_for_the_next_pass() -> None:
@@ -67,7 +67,7 @@ def test_a_failing_checkpoint_is_logged_and_the_thread_keeps_going() -> None:
     class Flaky:
         calls = 0
 
-        def wal_checkpoint(self, truncate: bool = False) -> tuple[int, int] | None:
+        def wal_checkpoint(self, restart: bool = False) -> tuple[int, int] | None:
             Flaky.calls += 1
             if Flaky.calls == 1:
                 raise RuntimeError("disk I/O error")
