@@ -2,8 +2,8 @@
 
 Measured on 2 cores (see docs/webhooks.md): gevent workers, one process per core. Each process runs its
 own app (built by webhooks.wsgi:build()): requests are greenlets; a group commit batches the inbox
-inserts of the requests waiting together into one transaction, written by one native thread of the
-process (which also checkpoints the SQLite WAL); and its own inbox workers."""
+inserts of the requests waiting together into one transaction, written by a greenlet of the process;
+a native thread checkpoints the SQLite WAL; and its own inbox workers."""
 
 import multiprocessing
 import os
@@ -39,6 +39,13 @@ def on_starting(server):
     from webhooks.metrics_sharing import share_between_processes
 
     share_between_processes()
+
+
+def on_exit(server):
+    """The metrics folder made at start (when PROMETHEUS_MULTIPROC_DIR named none) goes with the server."""
+    from webhooks.metrics_sharing import stop_sharing
+
+    stop_sharing()
 
 
 def child_exit(server, worker):

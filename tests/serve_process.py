@@ -15,6 +15,13 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def server_tmp(log: Path) -> Path:
+    """The temporary folder (TMPDIR) of the server logging to `log`: what it leaves there can be checked."""
+    folder = log.parent / "server-tmp"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -40,7 +47,9 @@ class ServeProcess:
             "JSM_BRIDGE_DATABASE_URL": database_url,
             "JSM_BRIDGE_CLOCK": "sandbox",
             "JSM_BRIDGE_HTTP_THREADS": "4",
+            "TMPDIR": str(server_tmp(log)),
         }
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "jsm_bridge", "serve", "--port", str(self.port), "--workers", "1"],
@@ -84,8 +93,9 @@ def start_production_server(
 ) -> subprocess.Popen[bytes]:
     """`gunicorn -c gunicorn.conf.py` (the receiver's production configuration) on a local port, with
     the given environment (JSM_BRIDGE_HTTP_WORKER_CLASS left to the file's default) and output in `log`."""
-    env = {**env, "PYTHONPATH": str(ROOT)}
+    env = {**env, "PYTHONPATH": str(ROOT), "TMPDIR": str(server_tmp(log))}
     env.pop("JSM_BRIDGE_HTTP_WORKER_CLASS", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with log.open("ab") as out:
         return subprocess.Popen(
             [

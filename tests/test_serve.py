@@ -14,7 +14,7 @@ import yaml
 
 from jsm_bridge.store import Store
 from tests.e2e_bridge import POLICY, Jira, eventually, sandbox_at
-from tests.serve_process import ROOT, ServeProcess
+from tests.serve_process import ROOT, ServeProcess, server_tmp
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -38,6 +38,7 @@ def test_sigterm_stops_scheduler_and_workers_gracefully(tmp_path: Path) -> None:
     text = log.read_text()
     assert "scheduler.stopped" in text
     assert "inbox_workers_stopped still_running=0" in text
+    assert list(server_tmp(log).iterdir()) == []  # the metrics folder made at start went with it
 
 
 def test_serve_refuses_to_start_without_a_jira_url(tmp_path: Path) -> None:
@@ -119,6 +120,7 @@ def test_the_receivers_production_configuration_acts_with_its_inbox_workers_and_
     text = log.read_text()
     assert "Using worker: gevent" in text
     assert stopped_in < 15, f"graceful stop took {stopped_in:.1f}s:\n{text}"
+    assert list(server_tmp(log).iterdir()) == []  # the metrics folder made at start went with it
     depth = Store(f"sqlite:///{tmp_path / 'bridge.db'}").inbox_depth()
     assert depth.get("processing", 0) == 0 and depth.get("dead", 0) == 0
     assert depth["done"] >= 4

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from webhooks.metrics_sharing import MULTIPROCESS_ENV, share_between_processes
+from webhooks.metrics_sharing import MULTIPROCESS_ENV, share_between_processes, stop_sharing
 
 
 def test_a_given_folder_is_emptied_of_an_earlier_runs_values_and_kept(tmp_path: Path) -> None:
@@ -27,4 +27,15 @@ def test_without_a_folder_a_new_one_is_made_and_named_for_the_workers() -> None:
 
     assert os.path.isdir(folder) and os.listdir(folder) == []
     assert env[MULTIPROCESS_ENV] == folder
-    os.rmdir(folder)
+    stop_sharing()
+    assert not os.path.exists(folder)
+
+
+def test_at_exit_a_folder_made_at_start_goes_and_a_given_one_stays(tmp_path: Path) -> None:
+    given = tmp_path / "metrics"
+    share_between_processes({MULTIPROCESS_ENV: str(given)})
+    (given / "counter_1.db").write_bytes(b"values")
+
+    stop_sharing()
+
+    assert (given / "counter_1.db").exists()

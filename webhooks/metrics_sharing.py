@@ -5,16 +5,19 @@ would report only its own counts (counters would seem to jump back and forth bet
 server's master calls `share_between_processes()` before it forks: every process then writes its
 values to files in one folder (prometheus_client's multiprocess mode, chosen when prometheus_client is
 first imported, hence this separate module) and every scrape adds them up (Metrics.exposition). The
-server calls `process_exited(pid)` for each process that ends."""
+server calls `process_exited(pid)` for each process that ends, and `stop_sharing()` when it exits."""
 
 from __future__ import annotations
 
 import glob
 import os
+import shutil
 import tempfile
 from collections.abc import MutableMapping
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+_made: str | None = None  # the folder share_between_processes made in this process, if it made one
 
 
 def share_between_processes(env: MutableMapping[str, str] | None = None) -> str:
@@ -22,8 +25,11 @@ def share_between_processes(env: MutableMapping[str, str] | None = None) -> str:
     folder named by PROMETHEUS_MULTIPROC_DIR (emptied of an earlier run's files), else a new temporary
     one. Call it in the server's master before the workers start (and before prometheus_client is
     imported there). Returns the folder."""
+    global _made
     env = os.environ if env is None else env
-    folder = env.get(MULTIPROCESS_ENV) or tempfile.mkdtemp(prefix="jsm-bridge-metrics-")
+    folder = env.get(MULTIPROCESS_ENV)
+    if not folder:
+        folder = _made = tempfile.mkdtemp(prefix="jsm-bridge-metrics-")
     os.makedirs(folder, exist_ok=True)
     for stale in glob.glob(os.path.join(folder, "*.db")):
         os.remove(stale)
@@ -37,3 +43,12 @@ def process_exited(pid: int) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+def stop_sharing() -> None:
+    """At the server's exit: remove the folder share_between_processes made. A folder named by
+    PROMETHEUS_MULTIPROC_DIR belongs to the admin and stays (the next start empties it)."""
+    global _made
+    if _made is not None:
+        shutil.rmtree(_made, ignore_errors=True)
+        _made = None

@@ -74,7 +74,7 @@ def _worker_exit(server: Any, worker: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from gunicorn.app.base import Application
 
-    from webhooks.metrics_sharing import process_exited, share_between_processes
+    from webhooks.metrics_sharing import process_exited, share_between_processes, stop_sharing
 
     share_between_processes()  # before anything imports prometheus_client in this (the master) process
 
@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
             self.cfg.set("preload_app", False)  # each process builds its own runtime after the fork
             self.cfg.set("worker_exit", _worker_exit)
             self.cfg.set("child_exit", lambda server, worker: process_exited(worker.pid))
+            self.cfg.set("on_exit", lambda server: stop_sharing())
             if args.workers:
                 self.cfg.set("workers", args.workers)
             elif os.environ.get("JSM_BRIDGE_HTTP_WORKERS"):
