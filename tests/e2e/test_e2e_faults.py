@@ -3,37 +3,16 @@ instances on one database. Every due action still happens, and happens once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from jsm_bridge.sandbox import SandboxServer
-from tests.e2e_bridge import TIER_FIELD, Bridge, Jira, eventually, sandbox_at, start_bridge
+from tests.e2e_bridge import TIER_FIELD, Bridge, Jira, eventually, start_bridge
 from tests.stores import BACKENDS, database_url
 
 pytestmark = pytest.mark.slow
-
-T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with sandbox_at(T0) as server:
-        yield server
-
-
-@pytest.fixture
-def jira(sandbox: SandboxServer) -> Jira:
-    return Jira(sandbox)
-
-
-@pytest.fixture
-def bridge(sandbox: SandboxServer, tmp_path: Path) -> Iterator[Bridge]:
-    running = start_bridge(sandbox, f"sqlite:///{tmp_path / 'bridge.db'}", "bridge-a")
-    yield running
-    running.stop()
 
 
 def exactly_once(jira: Jira, keys: list[str]) -> None:

@@ -4,37 +4,15 @@ reminded and closed by a running bridge (receiver, inbox workers, sweeper) on th
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 
-from jsm_bridge.sandbox import SandboxServer
-from tests.e2e_bridge import Bridge, Jira, eventually, sandbox_at, start_bridge
+from tests.e2e_bridge import Bridge, Jira, eventually
 
 pytestmark = pytest.mark.slow
 
-T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 WAIT_FOR_CUSTOMER = "21"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with sandbox_at(T0) as server:
-        yield server
-
-
-@pytest.fixture
-def jira(sandbox: SandboxServer) -> Jira:
-    return Jira(sandbox)
-
-
-@pytest.fixture
-def bridge(sandbox: SandboxServer, tmp_path: Path) -> Iterator[Bridge]:
-    running = start_bridge(sandbox, f"sqlite:///{tmp_path / 'bridge.db'}", "bridge-a")
-    yield running
-    running.stop()
 
 
 def test_outage_is_classified_p1_and_climbs_the_tiers_on_time(jira: Jira, bridge: Bridge) -> None:
