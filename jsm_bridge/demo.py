@@ -507,9 +507,9 @@ def start(
     settings (None: the demo's, {}: the receiver's production defaults)."""
     from werkzeug.serving import make_server
 
-    from jsm_bridge.jira import JiraConfig, JiraGateway
+    from jsm_bridge.jira import JiraGateway
     from jsm_bridge.runtime import Runtime
-    from jsm_bridge.sandbox import SandboxServer
+    from jsm_bridge.sandbox import SandboxServer, gateway_config
     from jsm_bridge.sandbox.server import QuietHandler
     from jsm_bridge.store import Store
 
@@ -518,21 +518,7 @@ def start(
         flavor="cloud", clock=clock, catalog=demo_catalog(policies, statuses), webhook_retry_delays=(0.2, 0.5)
     )
     sandbox.start()
-    gateway = JiraGateway(
-        JiraConfig(
-            url=sandbox.url,
-            user=BRIDGE_USER,
-            token="token",
-            flavor="cloud",
-            requests_per_second=1000,
-            burst=200,
-            max_retry_after=2,
-            read_attempts=3,
-            backoff_initial=0.05,
-            backoff_max=0.2,
-            timeout=10,
-        )
-    )
+    gateway = JiraGateway(gateway_config(sandbox.url, user=BRIDGE_USER, requests_per_second=1000, burst=200))
     secret = secrets.token_hex(16)
     # A throwaway database in a temporary folder: surviving a power cut is not worth an fsync a commit.
     store = Store(f"sqlite:///{folder / 'jsm-bridge.db'}", clock=clock, synchronous="NORMAL")

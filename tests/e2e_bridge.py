@@ -18,11 +18,11 @@ import requests
 from werkzeug.serving import make_server
 
 from jsm_bridge.clock import ManualClock
-from jsm_bridge.jira import JiraConfig, JiraGateway
+from jsm_bridge.jira import JiraGateway
 from jsm_bridge.jira.adapter import comment_is_public
 from jsm_bridge.policy import Policy, load_policy
 from jsm_bridge.runtime import Runtime
-from jsm_bridge.sandbox import Faults, SandboxServer, User
+from jsm_bridge.sandbox import Faults, SandboxServer, User, gateway_config
 from jsm_bridge.store import Store
 from webhooks.app import create_app, shutdown
 
@@ -156,20 +156,7 @@ class Bridge:
 
 
 def gateway_for(sandbox: SandboxServer) -> JiraGateway:
-    config = JiraConfig(
-        url=sandbox.url,
-        user="bridge",
-        token="token",
-        flavor="cloud",
-        requests_per_second=500,
-        burst=100,
-        max_retry_after=2,
-        read_attempts=3,
-        backoff_initial=0.05,
-        backoff_max=0.2,
-        timeout=10,
-    )
-    return JiraGateway(config)
+    return JiraGateway(gateway_config(sandbox.url))
 
 
 def start_bridge(
