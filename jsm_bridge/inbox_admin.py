@@ -1,12 +1,15 @@
-"""`jsm-bridge inbox list|show ID|replay ID`: what the webhook inbox holds, and replaying dead events.
+"""`jsm-bridge inbox list|show ID|replay ID|purge --older-than AGE`: what the webhook inbox holds,
+replaying dead events, and deleting old done ones.
 
-For admins: see what arrived, why an event died, and put it back in the queue once the cause is fixed."""
+For admins: see what arrived, why an event died, and put it back in the queue once the cause is fixed.
+`serve` purges done events itself (JSM_BRIDGE_INBOX_RETENTION, 7 days by default); `purge` does it now."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from jsm_bridge.store import INBOX_STATES, Store, StoreError, UnknownEntry
@@ -23,6 +26,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     show.add_argument("id", type=int)
     replay = sub.add_parser("replay", help="put a dead (or done) event back in the queue, due now")
     replay.add_argument("id", type=int)
+    purge = sub.add_parser("purge", help="delete done events received longer ago than AGE (the others stay)")
+    purge.add_argument("--older-than", required=True, type=_age, metavar="AGE", help="such as 7d or 36h")
+
+
+def _age(text: str) -> timedelta:
+    from jsm_bridge.policy.durations import DurationError, parse_duration
+
+    try:
+        duration = parse_duration(text)
+    except DurationError:
+        duration = None
+    if duration is None or duration.calendar is not None or duration.exact < timedelta(hours=1):
+        # Younger events may still be retried by Jira: their rows are what recognises the retries.
+        raise argparse.ArgumentTypeError(f"{text!r}: give a duration such as 7d or 36h, at least 1h")
+    return duration.exact
 
 
 def run(args: argparse.Namespace, store: Store | None = None, out: TextIO | None = None) -> int:
@@ -101,4 +119,11 @@ def _replay(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-_ACTIONS = {"list": _list, "show": _show, "replay": _replay}
+def _purge(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    before = datetime.now(UTC) - args.older_than
+    deleted = store.inbox_purge(before)
+    print(f"deleted {deleted} done events received before {before.isoformat(timespec='seconds')}", file=out)
+    return 0
+
+
+_ACTIONS = {"list": _list, "show": _show, "replay": _replay, "purge": _purge}

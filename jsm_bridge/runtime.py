@@ -22,6 +22,10 @@ POLICIES_ENV = "JSM_BRIDGE_POLICIES"
 CLOCK_ENV = "JSM_BRIDGE_CLOCK"
 INSTANCE_ENV = "JSM_BRIDGE_INSTANCE"
 PAGE_SIZE_ENV = "JSM_BRIDGE_SWEEP_PAGE_SIZE"
+INBOX_RETENTION_ENV = "JSM_BRIDGE_INBOX_RETENTION"
+DEFAULT_INBOX_RETENTION = timedelta(days=7)
+MIN_INBOX_RETENTION = timedelta(hours=1)
+_KEEP_FOREVER = {"off", "never", "0"}
 DEFAULT_POLICIES = "policies"
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -44,6 +48,7 @@ class Settings:
     clock: str = "system"
     instance: str = ""
     page_size: int = 100
+    inbox_retention: timedelta | None = DEFAULT_INBOX_RETENTION
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -62,7 +67,30 @@ class Settings:
             clock=clock,
             instance=env.get(INSTANCE_ENV) or f"{socket.gethostname()}:{os.getpid()}",
             page_size=int(page_text),
+            inbox_retention=inbox_retention(env.get(INBOX_RETENTION_ENV)),
         )
+
+
+def inbox_retention(text: str | None) -> timedelta | None:
+    """How long done webhook events stay in the inbox (JSM_BRIDGE_INBOX_RETENTION): a duration such as
+    `7d` (the default) or `36h`, at least an hour; `off` keeps every event."""
+    value = (text or "").strip().lower()
+    if not value:
+        return DEFAULT_INBOX_RETENTION
+    if value in _KEEP_FOREVER:
+        return None
+    from jsm_bridge.policy.durations import DurationError, parse_duration
+
+    try:
+        duration = parse_duration(value)
+    except DurationError:
+        duration = None
+    if duration is None or duration.calendar is not None or duration.exact < MIN_INBOX_RETENTION:
+        raise ConfigurationError(
+            f"{INBOX_RETENTION_ENV}={text!r}: give a duration such as 7d or 36h (at least 1h), "
+            "or off to keep every event"
+        )
+    return duration.exact
 
 
 def load_policies(spec: str | Sequence[str]) -> list[Policy]:
@@ -95,6 +123,7 @@ class Runtime:
         webhook_secret: str | None = None,
         decide: Any = None,
         lease_ttl: timedelta | None = None,
+        inbox_retention: timedelta | None = DEFAULT_INBOX_RETENTION,
     ) -> None:
         from jsm_bridge.jira.sweep_search import search_tickets
         from jsm_bridge.process import TicketProcessor
@@ -126,14 +155,17 @@ class Runtime:
             page_size=page_size,
             dry_run=dry_run,
         )
-        self.scheduler = SweepScheduler(self.sweeper, store, holder, lease_ttl=lease_ttl)
+        self.scheduler = SweepScheduler(
+            self.sweeper, store, holder, lease_ttl=lease_ttl, inbox_retention=inbox_retention
+        )
         self._started = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Runtime:
         """The runtime the Configuration contract describes: JSM_BRIDGE_JIRA_URL/_USER/_TOKEN,
         JSM_BRIDGE_POLICIES, JSM_BRIDGE_DATABASE_URL, JSM_BRIDGE_WEBHOOK_SECRET, JSM_BRIDGE_DRY_RUN,
-        and the optional JSM_BRIDGE_CLOCK, JSM_BRIDGE_INSTANCE and JSM_BRIDGE_SWEEP_PAGE_SIZE."""
+        and the optional JSM_BRIDGE_CLOCK, JSM_BRIDGE_INSTANCE, JSM_BRIDGE_SWEEP_PAGE_SIZE and
+        JSM_BRIDGE_INBOX_RETENTION."""
         from jsm_bridge.jira import JiraConfig, gateway_from_config
         from jsm_bridge.jira.config import ConfigError
         from jsm_bridge.store import Store
@@ -157,6 +189,7 @@ class Runtime:
             dry_run=settings.dry_run or bool(overrides.pop("dry_run", False)),
             page_size=settings.page_size,
             webhook_secret=settings.webhook_secret,
+            inbox_retention=settings.inbox_retention,
             **overrides,
         )
 

@@ -944,13 +944,25 @@ class Store:
             counts.update({row[0]: int(row[1]) for row in rows})
         return counts
 
-    def inbox_purge(self, older_than: datetime) -> int:
-        """Delete done events received before `older_than` (keeping delivery ids long enough to dedupe)."""
-        with self._write() as conn:
-            result = conn.execute(
-                inbox.delete().where(inbox.c.state == "done", inbox.c.received_at < _aware(older_than))
-            )
-            return int(result.rowcount or 0)
+    def inbox_purge(self, older_than: datetime, chunk: int = 500) -> int:
+        """Delete the done events received before `older_than`; returns how many. Pending, processing
+        and dead events stay. The rows go `chunk` at a time, each in a transaction of its own, so the
+        webhook receiver's commits never wait long behind the purge of a large inbox. A delivery whose
+        row is gone is no longer recognised as a duplicate: keep events longer than Jira retries them."""
+        cutoff = _aware(older_than)
+        deleted = 0
+        while True:
+            with self._write() as conn:
+                oldest = (
+                    sa.select(inbox.c.id)
+                    .where(inbox.c.state == "done", inbox.c.received_at < cutoff)
+                    .order_by(inbox.c.id)
+                    .limit(chunk)
+                )
+                count = int(conn.execute(inbox.delete().where(inbox.c.id.in_(oldest))).rowcount or 0)
+            deleted += count
+            if count < chunk:
+                return deleted
 
     # -- ledger --
 

@@ -33,6 +33,7 @@ ALIVE_RENEW_EVERY = timedelta(seconds=5)
 DEFAULT_RECONCILE_EVERY = timedelta(minutes=5)
 DEFAULT_RECONCILE_OLDER_THAN = timedelta(minutes=2)
 DEFAULT_SWEEP_EVERY = timedelta(minutes=1)
+DEFAULT_PURGE_EVERY = timedelta(hours=1)
 # A ticket the due-check just processed is not processed again sooner than this, whatever its cache says:
 # a next_due that does not move (a bug, a clock step) must not turn into a request every second.
 DUE_RECHECK_FLOOR = timedelta(seconds=30)
@@ -345,13 +346,19 @@ class SweepScheduler:
         lease_ttl: timedelta | None = None,
         reconcile_every: timedelta = DEFAULT_RECONCILE_EVERY,
         reconcile_older_than: timedelta = DEFAULT_RECONCILE_OLDER_THAN,
+        inbox_retention: timedelta | None = None,
+        purge_every: timedelta = DEFAULT_PURGE_EVERY,
     ) -> None:
+        """`inbox_retention`: the leader deletes done webhook events older than this every
+        `purge_every` (None keeps them all)."""
         self.sweeper = sweeper
         self.store = store
         self.holder = holder
         self.due_check_seconds = due_check_seconds
         self.reconcile_every = reconcile_every
         self.reconcile_older_than = reconcile_older_than
+        self.inbox_retention = inbox_retention
+        self.purge_every = purge_every
         self._alive_renewed: float | None = None
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
@@ -418,6 +425,24 @@ class SweepScheduler:
             len(result.unresolved),
         )
 
+    def purge_job(self) -> int:
+        """Leader only: delete the done webhook events older than the retention; returns how many."""
+        if self.inbox_retention is None or self.sweeper.dry_run or not self.is_leader():
+            return 0
+        older_than = self.sweeper.clock.now() - self.inbox_retention
+        try:
+            deleted = int(self.store.inbox_purge(older_than))
+        except Exception as exc:  # the store down: the next run tries again
+            log.warning("inbox.purge_failed error=%s: %s", type(exc).__name__, _one_line(str(exc)))
+            return 0
+        log.log(
+            logging.INFO if deleted else logging.DEBUG,
+            "inbox.purged deleted=%d received_before=%s",
+            deleted,
+            older_than.isoformat(),
+        )
+        return deleted
+
     def due_job(self) -> None:
         leader = self.is_leader()
         self.keep_alive()  # after the leader check, so a slow write never delays it
@@ -469,6 +494,13 @@ class SweepScheduler:
             id="reconcile",
             name="reconcile",
         )
+        if self.inbox_retention is not None:
+            self.scheduler.add_job(
+                self.purge_job,
+                IntervalTrigger(seconds=math.ceil(self.purge_every.total_seconds())),
+                id="inbox-purge",
+                name="inbox purge",
+            )
         self.keep_alive()
         self.scheduler.start()
         log.info("scheduler.started holder=%s policies=%d", self.holder, len(self.sweeper.policies))

@@ -449,6 +449,22 @@ def test_purge_removes_only_old_done_events(store: Store) -> None:
     assert [e.payload for e in store.inbox_list()] == ["new"]
 
 
+def test_purge_goes_in_chunks_and_keeps_pending_and_dead_events(store: Store) -> None:
+    store.inbox_add_many([entry(f"done {n}", delivery_id=f"d-{n}") for n in range(7)])
+    for event in store.inbox_claim("w1", limit=10):
+        store.inbox_done(event.id)
+    store.inbox_add_many([entry("dead", delivery_id="x-1"), entry("pending", delivery_id="x-2")])
+    dead = store.inbox_claim("w1", limit=1)[0]
+    store.inbox_dead(dead.id, "Jira refused it")
+
+    assert store.inbox_purge(T0 + timedelta(days=1), chunk=3) == 7  # three chunks: 3, 3, 1
+
+    assert sorted(e.payload for e in store.inbox_list()) == ["dead", "pending"]
+    assert store.inbox_purge(T0 + timedelta(days=1), chunk=3) == 0
+    # Once its row is gone, a delivery id is no longer known.
+    assert store.inbox_add(entry("done 0 again", delivery_id="d-0")) is True
+
+
 # --- ledger ---
 
 

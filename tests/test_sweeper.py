@@ -261,6 +261,67 @@ def test_scheduler_jobs_coalesce_never_overlap_and_tolerate_misfires(store: Stor
         scheduler.stop()
 
 
+def test_with_a_retention_the_scheduler_also_purges_the_inbox_every_hour(
+    store: Store, policy: Policy
+) -> None:
+    scheduler = SweepScheduler(
+        make(store, Search(), policy, ManualClock(T0))[0],
+        store,
+        "host-a:1",
+        inbox_retention=timedelta(days=7),
+    )
+    scheduler.start(sweep_now=False)
+    try:
+        job = scheduler.scheduler.get_job("inbox-purge")
+        assert job is not None and job.trigger.interval == timedelta(hours=1)
+    finally:
+        scheduler.stop()
+
+
+def _done_events(store: Store, *received: datetime) -> None:
+    from jsm_bridge.store import InboxEntry, content_hash
+
+    store.inbox_add_many(
+        [
+            InboxEntry(f"d-{n}", content_hash(str(n)), "jira:issue_created", "CB-1", "{}", at)
+            for n, at in enumerate(received)
+        ]
+    )
+    for event in store.inbox_claim("w", limit=len(received)):
+        store.inbox_done(event.id)
+
+
+def test_the_leader_purges_done_events_older_than_the_retention(store: Store, policy: Policy) -> None:
+    clock = ManualClock(T0 + timedelta(days=10))
+    _done_events(store, T0, T0 + timedelta(days=2), T0 + timedelta(days=9))
+    retention = timedelta(days=7)
+    leader = SweepScheduler(
+        make(store, Search(), policy, clock)[0], store, "host-a:1", inbox_retention=retention
+    )
+    follower = SweepScheduler(
+        make(store, Search(), policy, clock)[0], store, "host-b:2", inbox_retention=retention
+    )
+    assert leader.is_leader()
+
+    assert follower.purge_job() == 0  # not the leader: leaves it alone
+    assert leader.purge_job() == 2  # received 10 and 8 days ago
+
+    assert [e.received_at for e in store.inbox_list()] == [T0 + timedelta(days=9)]
+
+
+def test_without_a_retention_nothing_is_purged(store: Store, policy: Policy) -> None:
+    clock = ManualClock(T0 + timedelta(days=400))
+    _done_events(store, T0)
+    keeper = SweepScheduler(make(store, Search(), policy, clock)[0], store, "host-a:1", inbox_retention=None)
+    keeper.start(sweep_now=False)
+    try:
+        assert keeper.scheduler.get_job("inbox-purge") is None
+    finally:
+        keeper.stop()
+    assert keeper.purge_job() == 0
+    assert len(store.inbox_list()) == 1
+
+
 class Reconciling(Processor):
     """A processor that records each reconcile it is asked for."""
 

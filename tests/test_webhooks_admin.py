@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -249,3 +249,30 @@ def test_inbox_reads_the_database_from_the_environment(
 ) -> None:
     monkeypatch.setenv("JSM_BRIDGE_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
     assert main(["inbox", "list"]) == 0
+
+
+def test_inbox_purge_deletes_old_done_events_and_keeps_the_others(store: Store) -> None:
+    dead_id = add_dead(store)  # received at START, days ago: dead events stay until replayed
+    now = datetime.now(UTC)
+    for n, received in enumerate([now - timedelta(days=30), now - timedelta(hours=1)]):
+        store.inbox_add(
+            InboxEntry(f"p-{n}", content_hash(str(n)), "jira:issue_created", "SUP-1", "{}", received)
+        )
+    for event in store.inbox_claim("worker-1", limit=5):
+        store.inbox_done(event.id)
+
+    code, out = inbox(store, "purge", "--older-than", "1d")
+
+    assert code == 0
+    assert out.startswith("deleted 1 done events received before ")
+    remaining = {e.id: e.state for e in store.inbox_list()}
+    assert remaining[dead_id] == "dead" and sorted(remaining.values()) == ["dead", "done"]
+
+
+@pytest.mark.parametrize("age", ["7", "10m", "1d@office"])
+def test_inbox_purge_refuses_an_age_under_an_hour_or_without_a_unit(
+    store: Store, age: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        inbox(store, "purge", "--older-than", age)
+    assert "give a duration such as 7d or 36h, at least 1h" in capsys.readouterr().err
