@@ -279,6 +279,15 @@ _INBOX_COLUMNS = (
 _SQLITE_INBOX_ROW = f"({', '.join('?' * len(_INBOX_COLUMNS))})"
 _SQLITE_INBOX_INSERT = f"INSERT INTO inbox ({', '.join(_INBOX_COLUMNS)}) VALUES {_SQLITE_INBOX_ROW}"
 _INSERT_ROWS = 256  # rows per multi-row INSERT: 11 parameters each, well under SQLite's 32,766
+# PostgreSQL: one statement whatever the batch's size, one array per column. Its text never changes, so
+# it is parsed once and then prepared by the driver; a multi-row VALUES statement built by SQLAlchemy
+# was compiled anew for every batch (3.7 ms of client CPU for 8 rows, measured).
+_PG_INBOX_INSERT = (
+    f"INSERT INTO inbox ({', '.join(_INBOX_COLUMNS)}) SELECT * FROM unnest("
+    "%b::varchar[], %b::varchar[], %b::varchar[], %b::varchar[], %b::varchar[], %b::text[], "
+    "%b::timestamptz[], %b::varchar[], %b::integer[], %b::timestamptz[], %b::timestamptz[]) "
+    "ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id"
+)
 
 
 @functools.lru_cache(maxsize=_INSERT_ROWS)
@@ -587,7 +596,8 @@ class Store:
         return results
 
     def _inbox_add_many_postgresql(self, entries: Sequence[InboxEntry], now: datetime) -> list[bool]:
-        """On PostgreSQL, a batch is one `INSERT ... ON CONFLICT (delivery_id) DO NOTHING RETURNING`:
+        """On PostgreSQL, a batch is one `INSERT ... SELECT * FROM unnest(...) ON CONFLICT (delivery_id)
+        DO NOTHING RETURNING`, one array per column:
         the unique index settles identifiers already stored, also against other instances writing at
         the same moment, and what the statement returns says which rows it added. Deliveries without an
         identifier are first compared with the bodies received within the window, under one advisory
@@ -608,16 +618,9 @@ class Store:
             results, rows = self._new_inbox_rows(entries, received_at, set(), recent, now)
             if not rows:
                 return results
-            added: set[str] = set()
-            for start in range(0, len(rows), _INSERT_ROWS):
-                chunk = rows[start : start + _INSERT_ROWS]
-                statement = (
-                    self._insert(inbox)
-                    .values([dict(zip(_INBOX_COLUMNS, row, strict=True)) for row in chunk])
-                    .on_conflict_do_nothing(index_elements=["delivery_id"])
-                    .returning(inbox.c.delivery_id)
-                )
-                added.update(row[0] for row in conn.execute(statement) if row[0] is not None)
+            columns = tuple(list(column) for column in zip(*rows, strict=True))
+            found = conn.exec_driver_sql(_PG_INBOX_INSERT, columns)
+            added = {row[0] for row in found if row[0] is not None}
         # Entries whose identifier the statement did not add were already in the inbox.
         return [
             flag and (entry.delivery_id is None or entry.delivery_id in added)
