@@ -228,6 +228,21 @@ def test_migrating_a_0001_inbox_keeps_its_rows_and_narrows_the_content_index(
     assert store.inbox_add(entry("again", delivery_id="d-1")) is False
 
 
+def test_a_batch_stores_every_payload_byte_for_byte(store: Store) -> None:
+    tricky = [
+        '{"a": "quotes \\" and \\\\ backslashes", "b": "{braces}, [brackets], commas"}',
+        '{"emoji": "Grüße 🚨 — naïve", "nested": {"x": null}}',
+        '{"empty": ""}',
+    ]
+    batch = [
+        InboxEntry(f"b-{n}", content_hash(body), "jira:issue_updated", None if n else "CB-9", body, T0)
+        for n, body in enumerate(tricky)
+    ]
+    assert store.inbox_add_many(batch) == [True, True, True]
+    stored = {e.delivery_id: (e.payload, e.issue_key) for e in store.inbox_list()}
+    assert stored == {f"b-{n}": (body, None if n else "CB-9") for n, body in enumerate(tricky)}
+
+
 def test_add_many_flags_duplicates_inside_the_batch(store: Store) -> None:
     store.inbox_add(entry("old", delivery_id="d-0"))
     flags = store.inbox_add_many(
