@@ -71,7 +71,7 @@ class InboxEntry:
     content_hash: str  # sha256 of the raw body, for duplicates without an identifier
     event_type: str  # webhookEvent
     issue_key: str | None
-    payload: str  # the raw JSON text
+    payload: str | bytes  # the raw JSON text, or its UTF-8 bytes as received (stored as text)
     received_at: datetime
     flavor: str = "cloud"
 
@@ -276,7 +276,11 @@ _INBOX_COLUMNS = (
     "next_attempt_at",
     "updated_at",
 )
-_SQLITE_INBOX_ROW = f"({', '.join('?' * len(_INBOX_COLUMNS))})"
+# A payload may come as the bytes received (the receiver does not decode them: orjson checked that they
+# are UTF-8 while parsing them): CAST stores them as text without a round trip through a Python str.
+_SQLITE_INBOX_ROW = "({})".format(
+    ", ".join("CAST(? AS TEXT)" if column == "payload" else "?" for column in _INBOX_COLUMNS)
+)
 _SQLITE_INBOX_INSERT = f"INSERT INTO inbox ({', '.join(_INBOX_COLUMNS)}) VALUES {_SQLITE_INBOX_ROW}"
 _INSERT_ROWS = 256  # rows per multi-row INSERT: 11 parameters each, well under SQLite's 32,766
 # PostgreSQL: one statement whatever the batch's size, one array per column. Its text never changes, so
@@ -636,7 +640,9 @@ class Store:
         now: Any,
     ) -> tuple[list[bool], list[tuple[Any, ...]]]:
         """Which entries are new (not seen before, nor earlier in the batch), and their rows in
-        _INBOX_COLUMNS order; `now` as the rows' driver wants it."""
+        _INBOX_COLUMNS order; `now` as the rows' driver wants it (a datetime through SQLAlchemy and on
+        PostgreSQL, where a payload is passed as text; SQLite's text form straight to the driver, where
+        a payload's bytes are passed as they came)."""
         results: list[bool] = []
         rows: list[tuple[Any, ...]] = []
         for entry, received in zip(entries, received_at, strict=True):
@@ -657,7 +663,7 @@ class Store:
                     entry.event_type,
                     entry.issue_key,
                     entry.flavor,
-                    entry.payload,
+                    _payload_text(entry.payload) if isinstance(now, datetime) else entry.payload,
                     received if isinstance(now, datetime) else _sqlite_text(received),
                     "pending",
                     0,
@@ -1292,6 +1298,10 @@ def _sqlite_text(value: Any) -> Any:
         return value
     v = _aware(value).astimezone(UTC)
     return f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
+
+
+def _payload_text(payload: str | bytes) -> str:
+    return payload if isinstance(payload, str) else payload.decode("utf-8")
 
 
 def _aware(value: datetime) -> datetime:

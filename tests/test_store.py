@@ -243,6 +243,34 @@ def test_a_batch_stores_every_payload_byte_for_byte(store: Store) -> None:
     assert stored == {f"b-{n}": (body, None if n else "CB-9") for n, body in enumerate(tricky)}
 
 
+def test_a_payload_given_as_utf8_bytes_is_stored_as_its_text(store: Store) -> None:
+    texts = ['{"summary": "Grüße, naïve 🚨", "n": 1}', '{"summary": "ohne Kennung: ä"}']
+    batch = [
+        InboxEntry("u-1", content_hash(texts[0]), "jira:issue_created", "CB-1", texts[0].encode(), T0),
+        InboxEntry(None, content_hash(texts[1]), "jira:issue_created", "CB-2", texts[1].encode(), T0),
+    ]
+    assert store.inbox_add_many(batch) == [True, True]
+    assert sorted(e.payload for e in store.inbox_list()) == sorted(texts)
+    # Stored as text, not as a blob: readers get a str back, and SQL text functions apply.
+    with store.engine.connect() as conn:
+        kinds = conn.exec_driver_sql(
+            "SELECT DISTINCT pg_typeof(payload)::text FROM inbox"
+            if store.dialect == "postgresql"
+            else "SELECT DISTINCT typeof(payload) FROM inbox"
+        ).scalars()
+        assert list(kinds) == ["text"]
+
+
+def test_an_in_memory_store_takes_payload_bytes_too() -> None:
+    store = Store("sqlite://")
+    store.migrate()
+    body = '{"summary": "Grüße"}'
+    assert store.inbox_add(
+        InboxEntry("m-1", content_hash(body), "jira:issue_created", "CB-1", body.encode(), T0)
+    )
+    assert [e.payload for e in store.inbox_list()] == [body]
+
+
 def test_add_many_flags_duplicates_inside_the_batch(store: Store) -> None:
     store.inbox_add(entry("old", delivery_id="d-0"))
     flags = store.inbox_add_many(
