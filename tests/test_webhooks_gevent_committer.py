@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,6 +107,48 @@ def test_a_request_whose_batch_has_not_started_in_time_times_out_and_is_never_wr
     assert committer.add("c") is True
 
     assert writer.batches == [["a"], ["c"]]  # "b" was withdrawn before its batch started
+    committer.close()
+
+
+def test_the_timeout_counts_from_a_batchs_first_request_and_later_arrivals_start_a_new_batch() -> None:
+    writer = GreenWriter()
+    writer.gate = gevent.event.Event()
+    committer = GeventCommitter(writer, timeout=0.3)
+    first = gevent.spawn(committer.add, "a")  # written at once, then held at the gate
+    gevent.sleep(0.01)
+    b = gevent.spawn(committer.add, "b")  # opens the next batch: its 0.3 s start now
+    gevent.sleep(0.2)
+    c = gevent.spawn(committer.add, "c")  # joins that batch 0.2 s in
+    started = time.monotonic()
+    with pytest.raises(CommitTimeout):
+        c.get(timeout=5)
+    waited = time.monotonic() - started
+    with pytest.raises(CommitTimeout):
+        b.get(timeout=5)
+    d = gevent.spawn(committer.add, "d")  # after the expiry: a batch of its own
+    gevent.sleep(0.01)
+    writer.gate.set()
+
+    assert d.get(timeout=5) is True
+    assert waited < 0.25  # the batch's time, not 0.3 s of its own
+    with pytest.raises(CommitTimeout):
+        first.get(timeout=5)
+    assert writer.batches == [["a"], ["d"]]  # "b" and "c" were withdrawn before their batch started
+    committer.close()
+
+
+def test_a_finished_batchs_timer_never_touches_the_batches_after_it() -> None:
+    writer = GreenWriter()
+    committer = GeventCommitter(writer, timeout=0.1)
+    assert committer.add("a") is True  # its timer would have run out at 0.1 s
+    writer.gate = gevent.event.Event()
+    gevent.sleep(0.05)
+    b = gevent.spawn(committer.add, "b")  # written, held at the gate past a's deadline
+    gevent.sleep(0.08)
+
+    assert not b.ready()
+    writer.gate.set()
+    assert b.get(timeout=5) is True
     committer.close()
 
 

@@ -224,14 +224,25 @@ LOCK_POLL = 0.0002  # seconds between attempts at the commit lock while another 
 class _Batch:
     """The deliveries of one commit under gevent: entries in arrival order, then their flags."""
 
-    __slots__ = ("entries", "results", "error", "taken", "done")
+    __slots__ = ("entries", "results", "error", "taken", "finished", "done", "deadline")
 
     def __init__(self, done: Any) -> None:
         self.entries: list[Any] = []
         self.results: list[bool] = []
         self.error: Exception | None = None
         self.taken = False
+        self.finished = False  # results or error are set
         self.done = done
+        self.deadline: Any = None  # the timer that gives up on the batch (started by its first entry)
+
+
+def _finish(batch: _Batch) -> None:
+    batch.finished = True
+    if batch.deadline is not None:
+        batch.deadline.stop()
+        batch.deadline.close()
+        batch.deadline = None
+    batch.done.set()
 
 
 class GeventCommitter:
@@ -242,7 +253,11 @@ class GeventCommitter:
 
     The commit runs in the requests' own thread, which stops them for as long as SQLite writes and
     syncs (a fraction of a millisecond per batch). Handing it to a native thread instead was measured
-    and is worse: that thread waits for the GIL behind busy greenlets (docs/webhooks.md)."""
+    and is worse: that thread waits for the GIL behind busy greenlets (docs/webhooks.md).
+
+    `timeout` counts from a batch's first request: one timer per batch, not one per request. When it
+    runs out, the batch's requests raise CommitTimeout; a batch not yet taken is never written (the
+    requests that arrive afterwards start a new one)."""
 
     def __init__(
         self,
@@ -255,6 +270,7 @@ class GeventCommitter:
         from gevent.event import Event
 
         self._event = Event
+        self._loop_of_hub = gevent.get_hub().loop
         self._store = store
         self._timeout = timeout
         # While another process commits, this one's requests go on and join the batch.
@@ -271,18 +287,30 @@ class GeventCommitter:
         batch = self._open
         index = len(batch.entries)
         batch.entries.append(entry)
+        if index == 0:
+            batch.deadline = self._loop_of_hub.timer(self._timeout)
+            batch.deadline.start(self._expire, batch)
         if self._loop is None or self._loop.dead:
             import gevent
 
             self._loop = gevent.spawn(self._run)
         self._wake.set()
-        if not batch.done.wait(self._timeout):
-            if not batch.taken:
-                batch.entries[index] = None  # never written: safe to refuse, Jira will retry
+        batch.done.wait()
+        if not batch.finished:
             raise CommitTimeout(f"inbox commit took longer than {self._timeout:g}s")
         if batch.error is not None:
             raise batch.error
         return batch.results[index]
+
+    def _expire(self, batch: _Batch) -> None:
+        """The batch's time is up (run by the hub): its requests give up. One not yet taken is
+        withdrawn and never written (safe to refuse: Jira retries); one being written may still commit,
+        and Jira's retry of it is then acknowledged as a duplicate."""
+        if batch.finished:
+            return
+        if not batch.taken and batch is self._open:
+            self._open = _Batch(self._event())
+        batch.done.set()
 
     def close(self) -> None:
         if self._loop is not None:
@@ -312,7 +340,7 @@ class GeventCommitter:
     @staticmethod
     def _fail(batch: _Batch, error: Exception) -> None:
         batch.error = error
-        batch.done.set()
+        _finish(batch)
 
     def _take(self) -> _Batch:
         batch = self._open
@@ -321,15 +349,15 @@ class GeventCommitter:
         return batch
 
     def _commit(self, batch: _Batch) -> None:
-        live = [entry for entry in batch.entries if entry is not None]
+        entries = batch.entries  # empty when the batch open at the time had expired
         try:
-            stored = self._store.inbox_add_many(live) if live else []
+            stored = self._store.inbox_add_many(entries) if entries else []
         except Exception as exc:  # the whole transaction failed: every request in it answers 503 (or 500)
-            log.warning("inbox_commit_failed batch=%d error=%s", len(live), type(exc).__name__)
+            log.warning("inbox_commit_failed batch=%d error=%s", len(entries), type(exc).__name__)
             self._fail(batch, exc)
             return
-        flags = iter(stored)
-        batch.results = [bool(next(flags)) if entry is not None else False for entry in batch.entries]
-        self.batches += 1
-        self.entries += len(live)
-        batch.done.set()
+        batch.results = [bool(flag) for flag in stored]
+        if entries:
+            self.batches += 1
+            self.entries += len(entries)
+        _finish(batch)
