@@ -430,6 +430,7 @@ def main() -> int:
             "JSM_BRIDGE_HTTP_WORKER_CLASS": "gthread",
             "JSM_BRIDGE_HTTP_WORKERS": "2",
             "JSM_BRIDGE_HTTP_THREADS": "4",
+            "JSM_BRIDGE_HTTP_REUSE_PORT": "0",  # gunicorn's default: one listening socket for both
             "JSM_BRIDGE_LOG_LEVEL": "warning",
         }
         for round_ in range(args.rounds):
@@ -499,8 +500,9 @@ def _server_config() -> str:
     exec((ROOT / "gunicorn.conf.py").read_text(), namespace)  # noqa: S102 - our own configuration file
     os.environ.clear()
     os.environ.update(env)
+    sockets = ", a listening socket each" if namespace.get("reuse_port") else ""
     if namespace["worker_class"] == "gevent":
-        return f"{namespace['workers']} workers, gevent, {namespace['worker_connections']} connections each"
+        return f"{namespace['workers']} workers, gevent, {namespace['worker_connections']} connections each{sockets}"
     return f"{namespace['workers']} workers x {namespace['threads']} threads ({namespace['worker_class']})"
 
 

@@ -3,7 +3,6 @@ that has grown past its bound."""
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -94,8 +93,11 @@ def test_the_production_configuration_checkpoints_from_a_thread_and_stops_it_on_
 
     assert config.store.autocheckpoint is False
     assert state.checkpointer is not None
+    thread = state.checkpointer._thread
+    assert thread is not None and thread.is_alive() and thread.name == "inbox-wal-checkpointer"
     shutdown(app, timeout=5)
-    assert not any(t.name == "inbox-wal-checkpointer" for t in threading.enumerate())
+    # This app's thread (other tests' apps in this process may have threads of the same name).
+    assert not thread.is_alive()
 
 
 def test_a_store_that_checkpoints_by_itself_gets_no_checkpointer(tmp_path: Path) -> None:
