@@ -68,7 +68,7 @@ class InboxEntry:
     """A webhook delivery as received, before it is stored."""
 
     delivery_id: str | None  # X-Atlassian-Webhook-Identifier, when Jira sent one
-    content_hash: str  # sha256 of the raw body, for duplicates without an identifier
+    content_hash: str  # sha256 of the raw body, for duplicates without an identifier ("" with one)
     event_type: str  # webhookEvent
     issue_key: str | None
     payload: str | bytes  # the raw JSON text, or its UTF-8 bytes as received (stored as text)

@@ -119,6 +119,17 @@ def test_the_inbox_keeps_the_raw_payload_its_hash_delivery_id_flavor_and_arrival
     assert event.received_at == clock.now()
 
 
+def test_a_delivery_with_an_identifier_is_kept_without_a_content_hash(jira: Jira, store: Store) -> None:
+    # It is compared by its identifier only; the same body without one is a delivery of its own.
+    raw = fixture_bytes("cloud/jira_issue_updated")
+    jira.send(raw, delivery_id="d-7")
+    jira.send(raw)
+
+    events = {event.delivery_id: event for event in store.inbox_list()}
+    assert events["d-7"].content_hash == ""
+    assert events[None].content_hash == content_hash(raw)
+
+
 def test_unsigned_deliveries_are_accepted_when_no_secret_is_configured(
     switchable: SwitchableStore, clock: ManualClock, store: Store
 ) -> None:
