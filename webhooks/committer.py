@@ -308,8 +308,11 @@ class GeventCommitter:
         and Jira's retry of it is then acknowledged as a duplicate."""
         if batch.finished:
             return
-        if not batch.taken and batch is self._open:
-            self._open = _Batch(self._event())
+        if not batch.taken:
+            if batch is self._open:
+                self._open = _Batch(self._event())
+            batch.deadline.close()  # the batch will never finish: nothing else closes its timer
+            batch.deadline = None
         batch.done.set()
 
     def close(self) -> None:
