@@ -31,16 +31,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _age(text: str) -> timedelta:
-    from jsm_bridge.policy.durations import DurationError, parse_duration
+    from jsm_bridge.policy.durations import DurationError, parse_wall_clock
+    from jsm_bridge.runtime import MIN_INBOX_RETENTION
 
     try:
-        duration = parse_duration(text)
+        age = parse_wall_clock(text)
     except DurationError:
-        duration = None
-    if duration is None or duration.calendar is not None or duration.exact < timedelta(hours=1):
+        age = None
+    if age is None or age < MIN_INBOX_RETENTION:
         # Younger events may still be retried by Jira: their rows are what recognises the retries.
         raise argparse.ArgumentTypeError(f"{text!r}: give a duration such as 7d or 36h, at least 1h")
-    return duration.exact
+    return age
 
 
 def run(args: argparse.Namespace, store: Store | None = None, out: TextIO | None = None) -> int:

@@ -79,18 +79,18 @@ def inbox_retention(text: str | None) -> timedelta | None:
         return DEFAULT_INBOX_RETENTION
     if value in _KEEP_FOREVER:
         return None
-    from jsm_bridge.policy.durations import DurationError, parse_duration
+    from jsm_bridge.policy.durations import DurationError, parse_wall_clock
 
     try:
-        duration = parse_duration(value)
+        retention = parse_wall_clock(value)
     except DurationError:
-        duration = None
-    if duration is None or duration.calendar is not None or duration.exact < MIN_INBOX_RETENTION:
+        retention = None
+    if retention is None or retention < MIN_INBOX_RETENTION:
         raise ConfigurationError(
             f"{INBOX_RETENTION_ENV}={text!r}: give a duration such as 7d or 36h (at least 1h), "
             "or off to keep every event"
         )
-    return duration.exact
+    return retention
 
 
 def load_policies(spec: str | Sequence[str]) -> list[Policy]:

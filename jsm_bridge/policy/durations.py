@@ -120,6 +120,15 @@ def parse_duration(value: Any) -> Duration:
     return Duration(text=text.strip(), days=days, exact=exact, calendar=calendar)
 
 
+def parse_wall_clock(value: Any) -> timedelta:
+    """A duration without a calendar (`36h`, `7d`) as a timedelta, for settings and command options;
+    raises DurationError for anything else."""
+    duration = parse_duration(value)
+    if duration.calendar is not None:
+        raise DurationError(f"expected a duration in wall-clock time such as 36h or 7d; got {value!r}")
+    return duration.exact
+
+
 def parse_limit(value: Any) -> Limit:
     """A duration, or a list of durations of which the first reached counts: `[1d@office, 12h]`.
 
