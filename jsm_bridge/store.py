@@ -477,7 +477,8 @@ class Store:
         with self._writer_lock:
             if self._writer is not None and self._writer[0] == os.getpid():
                 with suppress(Exception):
-                    self._writer[1].close()
+                    # Closed, not handed back to the pool: on PostgreSQL it is in autocommit mode.
+                    self._writer[1].invalidate()
             self._writer = None
         self.engine.dispose()
 
@@ -609,6 +610,8 @@ class Store:
         instances."""
         received_at = [_aware(e.received_at) for e in entries]
         digests = {e.content_hash for e in entries if e.delivery_id is None}
+        if not digests:
+            return self._pg_insert_identified(entries, received_at, now)
         with self._write() as conn:
             if digests:
                 conn.execute(
@@ -630,6 +633,35 @@ class Store:
             flag and (entry.delivery_id is None or entry.delivery_id in added)
             for flag, entry in zip(results, entries, strict=True)
         ]
+
+    def _pg_insert_identified(
+        self, entries: Sequence[InboxEntry], received_at: list[datetime], now: datetime
+    ) -> list[bool]:
+        """Deliveries that all carry an identifier, on PostgreSQL: the one statement in autocommit, on
+        a connection this process keeps for inbox writes. A single statement is a transaction of its
+        own, so the batch costs one round trip instead of three (BEGIN, INSERT, COMMIT)."""
+        import psycopg
+
+        results, rows = self._new_inbox_rows(entries, received_at, set(), {}, now)
+        if not rows:
+            return results
+        columns = tuple(list(column) for column in zip(*rows, strict=True))
+        with self._writer_lock:
+            try:
+                db = self._inbox_writer()
+                if not db.autocommit:
+                    db.autocommit = True  # this connection never goes back to the pool
+                added = {row[0] for row in db.execute(_PG_INBOX_INSERT, columns).fetchall()}
+            except (psycopg.OperationalError, exc.OperationalError) as error:
+                self._drop_inbox_writer()  # a fresh connection next time
+                raise StoreUnavailable(
+                    f"database {self._safe_url()} is unavailable: {error}; "
+                    f"check that it is running and reachable, or set {DATABASE_URL_ENV}"
+                ) from error
+            except (psycopg.Error, exc.SQLAlchemyError) as error:
+                self._drop_inbox_writer()
+                raise StoreError(f"database error on {self._safe_url()}: {error}") from error
+        return [flag and entry.delivery_id in added for flag, entry in zip(results, entries, strict=True)]
 
     def _new_inbox_rows(
         self,

@@ -773,6 +773,26 @@ def test_postgres_on_a_closed_port_is_unavailable() -> None:
         store.ping()
     with pytest.raises(StoreUnavailable):
         store.inbox_add(entry())
+    with pytest.raises(StoreUnavailable):
+        store.inbox_add(entry(delivery_id="d-1"))  # the identified batch's own connection too
+
+
+@pytest.mark.postgres
+def test_a_lost_inbox_connection_on_postgresql_is_unavailable_once_then_replaced(tmp_path: Path) -> None:
+    with backend_url("postgresql", tmp_path) as url:
+        store = Store(url)
+        store.migrate()
+        assert store.inbox_add(entry("a", delivery_id="k-1")) is True
+        backend = store._inbox_writer().info.backend_pid
+        with store.engine.connect() as conn:  # the server ends that session, as a restart would
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+
+        with pytest.raises(StoreUnavailable, match="unavailable"):
+            store.inbox_add(entry("b", delivery_id="k-2"))
+        assert store.inbox_add(entry("b", delivery_id="k-2")) is True  # a new connection
+        assert store.inbox_add(entry("a again", delivery_id="k-1")) is False
+        assert store.inbox_depth()["pending"] == 2
+        store.close()
 
 
 def test_sqlite_in_a_folder_that_cannot_be_created_is_unavailable(tmp_path: Path) -> None:
