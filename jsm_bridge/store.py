@@ -489,16 +489,19 @@ class Store:
         try:
             yield
         except exc.OperationalError as error:
-            raise StoreUnavailable(
-                f"database {self._safe_url()} is unavailable: {error.orig or error}; "
-                f"check that it is running and reachable, or set {DATABASE_URL_ENV}"
-            ) from error
+            raise self._unavailable(error.orig or error) from error
         except exc.DBAPIError as error:
             if error.connection_invalidated:
                 raise StoreUnavailable(f"lost the connection to {self._safe_url()}: {error.orig}") from error
             raise StoreError(f"database error on {self._safe_url()}: {error.orig or error}") from error
         except exc.SQLAlchemyError as error:
             raise StoreError(f"database error on {self._safe_url()}: {error}") from error
+
+    def _unavailable(self, error: object) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"database {self._safe_url()} is unavailable: {error}; "
+            f"check that it is running and reachable, or set {DATABASE_URL_ENV}"
+        )
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -607,20 +610,19 @@ class Store:
         the same moment, and what the statement returns says which rows it added. Deliveries without an
         identifier are first compared with the bodies received within the window, under one advisory
         lock per body (taken in one statement, in a fixed order) so that the window holds across
-        instances."""
+        instances. A batch without such deliveries needs neither: see _pg_insert_identified."""
         received_at = [_aware(e.received_at) for e in entries]
         digests = {e.content_hash for e in entries if e.delivery_id is None}
         if not digests:
             return self._pg_insert_identified(entries, received_at, now)
         with self._write() as conn:
-            if digests:
-                conn.execute(
-                    sa.text(
-                        "SELECT pg_advisory_xact_lock(k) FROM "
-                        "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered"
-                    ),
-                    {"keys": sorted({_lock_id("inbox:" + digest) for digest in digests})},
-                )
+            conn.execute(
+                sa.text(
+                    "SELECT pg_advisory_xact_lock(k) FROM "
+                    "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered"
+                ),
+                {"keys": sorted({_lock_id("inbox:" + digest) for digest in digests})},
+            )
             recent = self._contents_seen(conn, digests, received_at)
             results, rows = self._new_inbox_rows(entries, received_at, set(), recent, now)
             if not rows:
@@ -654,10 +656,7 @@ class Store:
                 added = {row[0] for row in db.execute(_PG_INBOX_INSERT, columns).fetchall()}
             except (psycopg.OperationalError, exc.OperationalError) as error:
                 self._drop_inbox_writer()  # a fresh connection next time
-                raise StoreUnavailable(
-                    f"database {self._safe_url()} is unavailable: {error}; "
-                    f"check that it is running and reachable, or set {DATABASE_URL_ENV}"
-                ) from error
+                raise self._unavailable(error) from error
             except (psycopg.Error, exc.SQLAlchemyError) as error:
                 self._drop_inbox_writer()
                 raise StoreError(f"database error on {self._safe_url()}: {error}") from error
@@ -723,10 +722,7 @@ class Store:
                 return self._inbox_insert_checked(db, entries, received_at, now)
             except sqlite3.OperationalError as error:
                 self._drop_inbox_writer()  # a fresh connection next time (the file may have been replaced)
-                raise StoreUnavailable(
-                    f"database {self._safe_url()} is unavailable: {error}; "
-                    f"check that it is running and reachable, or set {DATABASE_URL_ENV}"
-                ) from error
+                raise self._unavailable(error) from error
             except sqlite3.Error as error:
                 raise StoreError(f"database error on {self._safe_url()}: {error}") from error
 
