@@ -17,12 +17,8 @@ Run: python bench/bench_reaction.py [--tickets 60] [--interval 0.1] [--server in
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -75,13 +71,8 @@ def gunicorn_bridge(policy, folder: Path, settings: dict[str, str]) -> Iterator[
         webhook_retry_delays=(0.2, 0.5),
     )
     sandbox.start()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     secret = secrets.token_hex(16)
     env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
         "JSM_BRIDGE_DATABASE_URL": f"sqlite:///{folder / 'jsm-bridge.db'}",
         "JSM_BRIDGE_JIRA_URL": sandbox.url,
         "JSM_BRIDGE_JIRA_USER": demo.BRIDGE_USER,
@@ -94,35 +85,24 @@ def gunicorn_bridge(policy, folder: Path, settings: dict[str, str]) -> Iterator[
         "JSM_BRIDGE_LOG_LEVEL": "warning",
         **settings,
     }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            str(ROOT / "gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    sys.path.insert(0, str(ROOT))
+    from bench.bench_webhooks import gunicorn
+
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the receiver did not start")
-            time.sleep(0.1)
-        demo.register_webhook(sandbox.url, f"http://127.0.0.1:{port}", secret, [policy])
-        yield sandbox, port, secret
+        with gunicorn(None, env) as port:
+            deadline = time.monotonic() + 20
+            while True:  # up, and its store and inbox workers healthy
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the receiver did not start")
+                time.sleep(0.1)
+            demo.register_webhook(sandbox.url, f"http://127.0.0.1:{port}", secret, [policy])
+            yield sandbox, port, secret
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(40)
         sandbox.stop()
 
 
