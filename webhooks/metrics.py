@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -104,7 +105,16 @@ class Metrics:
         )
         for reason in REFUSAL_REASONS:
             self.refused.labels(reason)
+        self._accepted: dict[str, Any] = {}  # event -> its child of `accepted` (handled events: a few)
         self._depth: _DepthCollector | None = None
+
+    def record_accepted(self, event: str) -> None:
+        """One delivery of `event` stored: counted on a child looked up once per event type, not at
+        every request (`labels()` costs more than the increment)."""
+        child = self._accepted.get(event)
+        if child is None:
+            child = self._accepted[event] = self.accepted.labels(event)
+        child.inc()
 
     def watch_inbox(self, read_depth: Callable[[], dict[str, int]]) -> None:
         """Report the inbox depth (store.inbox_depth) at every scrape."""

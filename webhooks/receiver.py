@@ -168,7 +168,7 @@ def handle(state: ReceiverState, environ: dict[str, Any]) -> Answer:
             "webhook_duplicate event=%s issue=%s delivery=%s", outcome.event, outcome.reference, delivery_id
         )
         return _ANSWER_DUPLICATE
-    metrics.accepted.labels(outcome.event).inc()
+    metrics.record_accepted(outcome.event)
     if state.workers is not None:
         state.workers.notify()
     metrics.ack_seconds.observe(time.perf_counter() - started)
