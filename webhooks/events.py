@@ -1,7 +1,9 @@
 """Jira webhook payloads to "issue touched" records: a dispatch table from `webhookEvent` to small handlers.
 
 Handlers read only what the workers need (which issue, which project, what kind of touch); the
-workers fetch the fresh issue from Jira anyway, so nothing else in a payload is trusted or required."""
+workers fetch the fresh issue from Jira anyway, so nothing else in a payload is trusted or required.
+A payload's objects and arrays are dicts and lists from a JSON library, or the receiver's read-only
+simdjson views (OBJECT_TYPES, ARRAY_TYPES)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,18 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+try:  # the receiver's parser: its documents are read-only views of objects and arrays
+    from simdjson import Array as _ViewArray
+    from simdjson import Object as _ViewObject
+except ImportError:  # pragma: no cover - pysimdjson is a dependency
+    OBJECT_TYPES: tuple[type, ...] = (dict,)
+    ARRAY_TYPES: tuple[type, ...] = (list,)
+else:
+    OBJECT_TYPES = (dict, _ViewObject)
+    ARRAY_TYPES = (list, _ViewArray)
+"""What a payload's JSON objects and arrays can be: dicts and lists from a JSON library, or simdjson's
+views (webhooks/receiver.py). Concrete types: checked many times per request."""
 
 # The kinds of touch a handled event becomes.
 CREATED = "created"
@@ -73,7 +87,7 @@ def _obj(value: Any, path: str, *, required: bool) -> Mapping[str, Any] | None:
         if required:
             raise PayloadError(f"{path} is missing: a {path} object is required for this event", path)
         return None
-    if not isinstance(value, dict):
+    if not isinstance(value, OBJECT_TYPES):
         raise PayloadError(f"{path} must be an object, not {_json_type(value)}", path)
     return value
 
@@ -93,6 +107,11 @@ def _text(value: Any, path: str) -> str | None:
     return text or None
 
 
+def _get(mapping: Mapping[str, Any], key: str) -> Any:
+    """`mapping.get(key)`, fast for a view too (its `get` of a missing key raises and catches inside)."""
+    return mapping[key] if key in mapping else None  # noqa: SIM401 - see above
+
+
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
@@ -102,17 +121,17 @@ def _json_type(value: Any) -> str:
         return "a number"
     if isinstance(value, str):
         return "a string"
-    if isinstance(value, list):
+    if isinstance(value, ARRAY_TYPES):
         return "an array"
     return "an object"
 
 
 def _issue(event: str, kind: str, payload: Mapping[str, Any], *, changed: tuple[str, ...] = ()) -> Touched:
     """The issue an issue event names; its key or its id must be there."""
-    issue = _obj(payload.get("issue"), "issue", required=True)
+    issue = _obj(_get(payload, "issue"), "issue", required=True)
     assert issue is not None
-    key = _text(issue.get("key"), "issue.key")
-    issue_id = _text(issue.get("id"), "issue.id")
+    key = _text(_get(issue, "key"), "issue.key")
+    issue_id = _text(_get(issue, "id"), "issue.id")
     if key is None and issue_id is None:
         raise PayloadError(
             "issue has neither key nor id: one of them is needed to find the issue", "issue.key"
@@ -129,10 +148,10 @@ def _issue(event: str, kind: str, payload: Mapping[str, Any], *, changed: tuple[
 
 
 def _project_key(issue: Mapping[str, Any], key: str | None) -> str | None:
-    fields = issue.get("fields")
-    if isinstance(fields, dict):
-        project = fields.get("project")
-        if isinstance(project, dict) and isinstance(project.get("key"), str) and project["key"]:
+    fields = _get(issue, "fields")
+    if isinstance(fields, OBJECT_TYPES):
+        project = _get(fields, "project")
+        if isinstance(project, OBJECT_TYPES) and isinstance(_get(project, "key"), str) and project["key"]:
             return str(project["key"])
     return project_of(key)
 
@@ -146,9 +165,9 @@ def project_of(issue_key: str | None) -> str | None:
 
 
 def _comment_id(payload: Mapping[str, Any]) -> str | None:
-    comment = payload.get("comment")
-    if isinstance(comment, dict):
-        value = comment.get("id")
+    comment = _get(payload, "comment")
+    if isinstance(comment, OBJECT_TYPES):
+        value = _get(comment, "id")
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             return str(value)
     return None
@@ -156,21 +175,21 @@ def _comment_id(payload: Mapping[str, Any]) -> str | None:
 
 def _changed_fields(payload: Mapping[str, Any]) -> tuple[str, ...]:
     """Changed fields from the changelog: `fieldId` when Jira sends it (Cloud), else the display name (DC)."""
-    changelog = _obj(payload.get("changelog"), "changelog", required=False)
+    changelog = _obj(_get(payload, "changelog"), "changelog", required=False)
     if changelog is None:
         return ()
-    items = changelog.get("items")
+    items = _get(changelog, "items")
     if items is None:
         return ()
-    if not isinstance(items, list):
+    if not isinstance(items, ARRAY_TYPES):
         raise PayloadError(f"changelog.items must be an array, not {_json_type(items)}", "changelog.items")
     names: list[str] = []
     for i, item in enumerate(items):
-        if not isinstance(item, dict):
+        if not isinstance(item, OBJECT_TYPES):
             raise PayloadError(
                 f"changelog.items[{i}] must be an object, not {_json_type(item)}", f"changelog.items[{i}]"
             )
-        name = item.get("fieldId") or item.get("field")
+        name = _get(item, "fieldId") or _get(item, "field")
         if isinstance(name, str) and name:
             names.append(name)
     return tuple(names)
@@ -193,7 +212,7 @@ def issue_updated(event: str, payload: Mapping[str, Any]) -> Touched:
     """jira:issue_updated: field changes (issue_updated, issue_generic, issue_assigned, ...) and, on
     older servers, comments. The oldest payloads carry no issue_event_type_name: a comment without a
     changelog is then a new comment."""
-    type_name = payload.get("issue_event_type_name")
+    type_name = _get(payload, "issue_event_type_name")
     if type_name is not None and not isinstance(type_name, str):
         raise PayloadError(
             f"issue_event_type_name must be a string, not {_json_type(type_name)}", "issue_event_type_name"
@@ -201,7 +220,7 @@ def issue_updated(event: str, payload: Mapping[str, Any]) -> Touched:
     changed = _changed_fields(payload)
     kind = _UPDATE_KINDS.get(type_name or "")
     if kind is None:
-        kind = COMMENTED if type_name is None and not changed and payload.get("comment") else UPDATED
+        kind = COMMENTED if type_name is None and not changed and _get(payload, "comment") else UPDATED
     return _issue(event, kind, payload, changed=changed)
 
 
@@ -221,11 +240,11 @@ def comment_event(event: str, payload: Mapping[str, Any]) -> Touched:
     """comment_created, comment_updated, comment_deleted. Cloud sends the issue; Data Center sends only
     the comment, whose `self` URL names the issue id (and sometimes no `user` at all)."""
     kind = _COMMENT_KINDS[event]
-    if payload.get("issue") is not None:
+    if _get(payload, "issue") is not None:
         return _issue(event, kind, payload)
-    comment = _obj(payload.get("comment"), "comment", required=True)
+    comment = _obj(_get(payload, "comment"), "comment", required=True)
     assert comment is not None
-    self_url = comment.get("self")
+    self_url = _get(comment, "self")
     if not isinstance(self_url, str):
         raise PayloadError(
             "comment.self is missing: without an issue, the comment's self URL is needed to find it",
@@ -261,7 +280,7 @@ HANDLERS: dict[str, Handler] = {
 
 def touched(payload: Mapping[str, Any]) -> Touched | Ignored:
     """What a decoded payload means for the workers. Raises PayloadError for a malformed handled event."""
-    event = payload.get("webhookEvent")
+    event = _get(payload, "webhookEvent")
     if event is None:
         raise PayloadError("webhookEvent is missing: this does not look like a Jira webhook", "webhookEvent")
     if not isinstance(event, str) or not event:
@@ -279,15 +298,15 @@ def flavor_of(payload: Mapping[str, Any], delivery_id: str | None) -> str:
     if delivery_id:
         return CLOUD
     for holder in (
-        payload.get("user"),
+        _get(payload, "user"),
         _nested(payload, "comment", "author"),
         _nested(payload, "changelog", "author"),
     ):
-        if isinstance(holder, dict):
+        if isinstance(holder, OBJECT_TYPES):
             return CLOUD if "accountId" in holder else DATA_CENTER
     return DATA_CENTER
 
 
 def _nested(payload: Mapping[str, Any], outer: str, inner: str) -> Any:
-    value = payload.get(outer)
-    return value.get(inner) if isinstance(value, dict) else None
+    value = _get(payload, outer)
+    return _get(value, inner) if isinstance(value, OBJECT_TYPES) else None
