@@ -5,13 +5,15 @@ refuse."""
 from __future__ import annotations
 
 import json
+import weakref
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from jsm_bridge.store import Store
 from tests.webhook_harness import FIXTURES
-from webhooks import events, receiver
+from webhooks import ReceiverConfig, create_app, events, receiver, shutdown
 
 ALL_FIXTURES = sorted(FIXTURES.glob("*/*.json"))
 
@@ -100,3 +102,41 @@ def test_the_fast_path_accepts_and_refuses_what_the_fallback_parsers_do(
 
 def test_without_simdjson_the_fallback_parsers_give_dicts(fallback_only: None) -> None:
     assert receiver.parse_json(b'{"webhookEvent": "x"}') == {"webhookEvent": "x"}
+
+
+def test_the_parsed_body_is_released_before_the_commit_is_awaited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A view holds its parser's buffers; requests waiting for their commit must not keep it.
+    class Body(dict[str, Any]):
+        pass
+
+    parsed: list[weakref.ref[Body]] = []
+
+    def parse(body: bytes) -> Body:
+        value = Body(json.loads(body))
+        parsed.append(weakref.ref(value))
+        return value
+
+    held_while_committing: list[bool] = []
+
+    class Committer:
+        def add(self, entry: Any) -> bool:
+            held_while_committing.append(parsed[-1]() is not None)
+            return True
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(receiver, "parse_json", parse)
+    store = Store(f"sqlite:///{tmp_path / 'inbox.db'}")
+    store.migrate()
+    app = create_app(ReceiverConfig(store=store))
+    try:
+        app.extensions["jsm_bridge"].committer = Committer()
+        body = (FIXTURES / "cloud" / "jira_issue_updated.json").read_bytes()
+        answer = app.test_client().post("/webhooks/jira", data=body, content_type="application/json")
+        assert answer.status_code == 202
+        assert held_while_committing == [False]
+    finally:
+        shutdown(app)
