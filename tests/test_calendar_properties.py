@@ -140,6 +140,8 @@ def utc(instant: datetime) -> datetime:
 
 
 def model_between(calendar: BusinessCalendar, start: datetime, end: datetime) -> timedelta:
+    # In UTC: Python adds and subtracts datetimes of one zone by wall clock, across DST changes too.
+    start, end = utc(start), utc(end)
     if end < start:
         return -model_between(calendar, end, start)
     total = timedelta(0)
@@ -153,6 +155,7 @@ def model_between(calendar: BusinessCalendar, start: datetime, end: datetime) ->
 def model_add(calendar: BusinessCalendar, start: datetime, duration: timedelta) -> datetime:
     if not duration:
         return start
+    start = utc(start)  # see model_between
     left = duration
     for begin, finish in model_intervals(calendar, start):
         begin = max(begin, start)
@@ -333,6 +336,18 @@ def test_add_from_outside_working_hours_counts_from_the_next_opening(
 def test_add_agrees_with_the_model(name: str, start: datetime, duration: timedelta) -> None:
     calendar = CALENDARS[name]
     assert utc(calendar.add(start, duration)) == utc(model_add(calendar, start, duration))
+
+
+def test_the_model_counts_elapsed_time_across_the_start_zones_clock_change() -> None:
+    # Found by the property above: a start given in New York's time, 19:00:01 EST on the eve of the US
+    # change, plus 7:59:59 of London's open Sunday is 08:00 UTC. Python's wall-clock arithmetic on the
+    # start's own zone would give 07:00 UTC (03:00 EDT), as the model did.
+    calendar = CALENDARS["london-dst"]
+    start = datetime(2026, 3, 7, 19, 0, 1, tzinfo=ZoneInfo("America/New_York"))
+    expected = datetime(2026, 3, 8, 8, 0, tzinfo=UTC)
+    assert utc(calendar.add(start, timedelta(seconds=28799))) == expected
+    assert utc(model_add(calendar, start, timedelta(seconds=28799))) == expected
+    assert calendar.between(start, expected) == model_between(calendar, start, expected)
 
 
 @calendar_names
