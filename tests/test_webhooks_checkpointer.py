@@ -15,23 +15,29 @@ from webhooks.config import ReceiverConfig
 class CountingLock:
     def __init__(self) -> None:
         self.taken = 0
+        self.held = False
 
     def __enter__(self) -> None:
         self.taken += 1
+        self.held = True
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        self.held = False
 
 
 class FakeWal:
-    """wal_checkpoint() answers from a script of (pages, copied) outcomes and records its modes."""
+    """wal_checkpoint() answers from a script of (pages, copied) outcomes and records its modes, and
+    whether the commit lock was held at each call."""
 
-    def __init__(self, *outcomes: tuple[int, int] | None) -> None:
+    def __init__(self, *outcomes: tuple[int, int] | None, lock: CountingLock | None = None) -> None:
         self.outcomes = list(outcomes)
         self.restarts: list[bool] = []
+        self.locked: list[bool] = []
+        self.lock = lock
 
     def wal_checkpoint(self, restart: bool = False) -> tuple[int, int] | None:
         self.restarts.append(restart)
+        self.locked.append(bool(self.lock and self.lock.held))
         return self.outcomes.pop(0)
 
 
@@ -44,13 +50,17 @@ def test_a_wal_under_its_bound_is_checkpointed_without_holding_off_commits() -> 
     assert lock.taken == 0 and wal.restarts == [False]
 
 
-def test_a_wal_past_its_bound_is_restarted_under_the_commit_lock() -> None:
+def test_a_wal_past_its_bound_is_restarted_under_the_commit_lock_after_a_second_pass_beside_it() -> None:
     lock = CountingLock()
-    wal = FakeWal((5000, 4800), (0, 0))
+    wal = FakeWal((5000, 4800), (5090, 5000), (0, 0), lock=lock)
     checkpointer = WalCheckpointer(wal, lock, limit_pages=4096)
 
     assert checkpointer.run_once() == (0, 0)
-    assert lock.taken == 1 and wal.restarts == [False, True]
+    # The second pass copies what arrived during the first without holding off commits, so that the
+    # pass under the lock has only a few pages left.
+    assert wal.restarts == [False, False, True]
+    assert wal.locked == [False, False, True]
+    assert lock.taken == 1 and checkpointer.locked_passes == 1
 
 
 def test_a_busy_checkpoint_is_left_for_the_next_pass() -> None:
