@@ -66,11 +66,7 @@ class WalCheckpointer:
 
     def run_once(self) -> tuple[int, int] | None:
         """One pass; returns (pages in the WAL, pages copied), or None when there was nothing to do."""
-        outcome: tuple[int, int] | None
-        if self._runner is not None:
-            outcome = self._runner(self._store.wal_checkpoint)
-        else:
-            outcome = self._store.wal_checkpoint()
+        outcome = self._passive()
         self.passes += 1
         if outcome is None:
             return None
@@ -80,11 +76,14 @@ class WalCheckpointer:
             # and would grow for as long as the load lasts (measured: 140 MB in 45 s). A second pass,
             # beside the commits, copies what arrived during the first; with commits held off, what is
             # left to copy is what arrived during the second: a few pages.
-            if self._runner is not None:
-                self._runner(self._store.wal_checkpoint)
-            else:
-                self._store.wal_checkpoint()
+            self._passive()
             with self._commit_lock:
                 outcome = self._store.wal_checkpoint(restart=True)
             self.locked_passes += 1
         return outcome
+
+    def _passive(self) -> tuple[int, int] | None:
+        """A PASSIVE pass, beside the commits: in the runner when there is one (a native thread)."""
+        if self._runner is not None:
+            return self._runner(self._store.wal_checkpoint)
+        return self._store.wal_checkpoint()
