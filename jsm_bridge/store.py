@@ -218,7 +218,7 @@ class InboxPayload(TypeDecorator[str]):
             return None
         if dialect.name == "sqlite":
             return compress_payload(value)
-        return value if isinstance(value, str) else value.decode("utf-8")
+        return _payload_text(value)
 
     def process_result_value(self, value: str | bytes | None, dialect: sa.Dialect) -> str | None:
         return None if value is None else payload_text(value)
