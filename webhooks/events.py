@@ -151,8 +151,9 @@ def _project_key(issue: Mapping[str, Any], key: str | None) -> str | None:
     fields = _get(issue, "fields")
     if isinstance(fields, OBJECT_TYPES):
         project = _get(fields, "project")
-        if isinstance(project, OBJECT_TYPES) and isinstance(_get(project, "key"), str) and project["key"]:
-            return str(project["key"])
+        project_key = _get(project, "key") if isinstance(project, OBJECT_TYPES) else None
+        if isinstance(project_key, str) and project_key:
+            return project_key
     return project_of(key)
 
 
