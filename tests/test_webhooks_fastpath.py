@@ -98,18 +98,16 @@ def request(body: bytes, delivery: str) -> bytes:
 
 
 def read_answer(sock: socket.socket) -> bytes:
+    """One HTTP answer from `sock`: its status line and its body, joined by a space."""
     data = b""
     while b"\r\n\r\n" not in data:
         data += sock.recv(65536)
-    head, _, rest = data.partition(b"\r\n\r\n")
-    length = int(
-        next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")).split(b":")[
-            1
-        ]
-    )
-    while len(rest) < length:
-        rest += sock.recv(65536)
-    return head.split(b"\r\n")[0] + b" " + rest
+    head, _, body = data.partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    headers = dict(line.lower().split(b":", 1) for line in lines)
+    while len(body) < int(headers[b"content-length"]):
+        body += sock.recv(65536)
+    return status + b" " + body
 
 
 @pytest.mark.slow
